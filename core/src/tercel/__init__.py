@@ -1,0 +1,1 @@
+"""tercel: a declarative, plugin-first workflow orchestrator."""

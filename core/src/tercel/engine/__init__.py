@@ -1,0 +1,26 @@
+"""The engine: executions in memory and the pure decisions that move them on."""
+
+from ._executor import Cancel, Delay, Dispatch, Executor, Finished, LogEffect, Ports, Step, TaskResult, truthy
+from ._model import Attempt, Execution, RunState, TaskRun, iso
+from ._variables import build_variables, outputs_map, stringify_value
+
+__all__ = [
+    "Attempt",
+    "Cancel",
+    "Delay",
+    "Dispatch",
+    "Execution",
+    "Executor",
+    "Finished",
+    "LogEffect",
+    "Ports",
+    "RunState",
+    "Step",
+    "TaskResult",
+    "TaskRun",
+    "build_variables",
+    "iso",
+    "outputs_map",
+    "stringify_value",
+    "truthy",
+]

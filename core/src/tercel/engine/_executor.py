@@ -1,0 +1,447 @@
+"""The executor's decisions: a pure state machine over an execution.
+
+Given an execution and an event (start, a task started, a task result, a retry due, kill) and
+the current time, `Executor` updates the execution and returns a `Step`: the task runs it changed
+and the effects for the caller to carry out (dispatch a task run to a worker, wake up later for a
+retry, cancel a running task, log, announce the end). It does no I/O and reads no clock; ids and
+rendering come in through `Ports`, so it is tested without a database or a worker.
+
+Flowable tasks decide what their children are (`FlowableTask.resolve`); the executor only
+creates what they ask for and settles states upwards until nothing moves.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Protocol
+
+from tercel_sdk import INHERIT, FlowableResult, NextTaskRun, Property, State, TaskRunView
+from tercel_sdk._flowable import block_state, resolve_sequential
+
+from tercel.flows import Flow, TaskNode
+
+from ._model import Attempt, Execution, RunState, TaskRun
+from ._variables import stringify_value
+
+__all__ = [
+    "Cancel",
+    "Delay",
+    "Dispatch",
+    "Executor",
+    "Finished",
+    "LogEffect",
+    "Ports",
+    "Step",
+    "TaskResult",
+    "truthy",
+]
+
+ROOT = "\0root"
+_FALSE_TEXT = frozenset({"false", "0", "-0", "", "null", "none"})
+
+
+def truthy(value: Any) -> bool:
+    """Kestra's boolean coercion of a rendered condition: 'false', '0', '' and null are false."""
+    if isinstance(value, str):
+        return value.strip().lower() not in _FALSE_TEXT
+    return bool(value)
+
+
+@dataclass(frozen=True)
+class Dispatch:
+    """Send this task run's attempt to a worker."""
+
+    task_run_id: str
+    attempt: int
+
+
+@dataclass(frozen=True)
+class Delay:
+    """Call `retry_due(task_run_id)` after `seconds`."""
+
+    seconds: float
+    task_run_id: str
+
+
+@dataclass(frozen=True)
+class Cancel:
+    """Kill the running attempt of this task run."""
+
+    task_run_id: str
+
+
+@dataclass(frozen=True)
+class LogEffect:
+    task_run_id: str | None
+    task_id: str | None
+    level: str
+    message: str
+
+
+@dataclass(frozen=True)
+class Finished:
+    state: State
+
+
+@dataclass(frozen=True)
+class TaskResult:
+    """What a worker reports for one attempt."""
+
+    task_run_id: str
+    attempt: int
+    state: State
+    started_at: datetime
+    ended_at: datetime
+    outputs: dict[str, Any] | None = None
+    error: str | None = None
+    metrics: list[dict[str, Any]] = field(default_factory=list)
+
+
+@dataclass
+class Step:
+    """What one decision changed and what the caller must now do."""
+
+    changed: dict[str, TaskRun] = field(default_factory=dict)
+    effects: list[Any] = field(default_factory=list)
+    header_changed: bool = False
+
+    @property
+    def finished(self) -> bool:
+        return any(isinstance(e, Finished) for e in self.effects)
+
+
+class Ports(Protocol):
+    """What the executor needs from the outside, all deterministic."""
+
+    def task_class(self, node: TaskNode) -> type: ...
+    def render(self, execution: Execution, task_run: TaskRun | None, value: Any) -> Any: ...
+    def new_id(self) -> str: ...
+
+
+class ExecutorError(Exception):
+    """An event that does not fit the execution (unknown task run...)."""
+
+
+class _Ctx:
+    """The FlowableContext the executor hands to a flowable task."""
+
+    __slots__ = ("_ex", "_executor", "_tr")
+
+    def __init__(self, executor: Executor, execution: Execution, tr: TaskRun | None) -> None:
+        self._executor = executor
+        self._ex = execution
+        self._tr = tr
+
+    @property
+    def task_run(self) -> TaskRunView:
+        assert self._tr is not None
+        return self._tr.view()
+
+    def children(self) -> list[TaskRunView]:
+        return [c.view() for c in self._ex.children(self._tr.id if self._tr else None)]
+
+    def render(self, value: Any) -> Any:
+        if isinstance(value, Property):
+            return value.coerce(self._executor.ports.render(self._ex, self._tr, value.raw))
+        return self._executor.ports.render(self._ex, self._tr, value)
+
+
+class Executor:
+    """Decides how an execution of one flow moves on."""
+
+    def __init__(self, flow: Flow, ports: Ports, *, error_message: Callable[[BaseException], str] | None = None) -> None:
+        self.flow = flow
+        self.ports = ports
+        self._instances: dict[str, Any] = {}
+        self._error_message = error_message or (lambda exc: f"{type(exc).__name__}: {exc}")
+
+    # -- events ---------------------------------------------------------------------------
+    def start(self, ex: Execution, now: datetime) -> Step:
+        step = Step()
+        if ex.state.current is not State.CREATED:
+            return step
+        ex.state.to(State.RUNNING, now)
+        step.header_changed = True
+        self._settle(ex, now, step, {ROOT})
+        return step
+
+    def task_started(self, ex: Execution, task_run_id: str, attempt: int, at: datetime) -> Step:
+        step = Step()
+        tr = ex.find(task_run_id)
+        if tr is None or tr.state.current.is_terminated:
+            return step
+        self._open_attempt(tr, attempt, at)
+        if tr.state.current is not State.KILLING:
+            tr.state.to(State.RUNNING, at)
+        step.changed[tr.id] = tr
+        return step
+
+    def task_finished(self, ex: Execution, result: TaskResult, now: datetime) -> Step:
+        step = Step()
+        tr = ex.find(result.task_run_id)
+        if tr is None or tr.state.current.is_terminated or result.attempt < len(tr.attempts):
+            return step  # a duplicate delivery: already handled
+        attempt = self._open_attempt(tr, result.attempt, result.started_at)
+        if tr.state.current in (State.CREATED, State.RETRYING):
+            tr.state.to(State.RUNNING, result.started_at)
+        attempt.state.to(result.state, result.ended_at)
+        attempt.metrics = list(result.metrics)
+        tr.outputs = dict(result.outputs) if result.outputs else tr.outputs
+        tr.error = result.error
+        step.changed[tr.id] = tr
+        node = self.flow.tasks[tr.task_id]
+        if result.state is State.FAILED and ex.state.current is State.RUNNING:
+            delay = self._retry_delay(node, tr, result.ended_at)
+            if delay is not None:
+                tr.state.to(State.RETRYING, result.ended_at)
+                step.effects.append(
+                    LogEffect(tr.id, tr.task_id, "WARN", f"attempt {len(tr.attempts)} failed; retrying in {delay:g}s")
+                )
+                step.effects.append(Delay(delay, tr.id))
+                return step
+        final = result.state
+        spec = node.spec
+        retry = spec.get("retry") or {}
+        if final is State.SUCCESS and len(tr.attempts) > 1 and retry.get("warningOnRetry"):
+            final = State.WARNING
+        self._finish(ex, tr, final, result.ended_at)
+        self._settle(ex, now, step, {self._parent_key(tr)})
+        return step
+
+    def retry_due(self, ex: Execution, task_run_id: str, now: datetime) -> Step:
+        step = Step()
+        tr = ex.find(task_run_id)
+        if tr is None or tr.state.current is not State.RETRYING:
+            return step
+        if ex.state.current is not State.RUNNING:
+            self._finish(ex, tr, State.KILLED, now)
+            step.changed[tr.id] = tr
+            self._settle(ex, now, step, {self._parent_key(tr)})
+            return step
+        step.effects.append(Dispatch(tr.id, len(tr.attempts) + 1))
+        return step
+
+    def kill(self, ex: Execution, now: datetime) -> Step:
+        step = Step()
+        if ex.state.current.is_terminated or ex.state.current is State.KILLING:
+            return step
+        ex.state.to(State.KILLING, now)
+        step.header_changed = True
+        dirty: set[str] = {ROOT}
+        for tr in ex.task_runs:
+            if tr.state.current.is_terminated:
+                continue
+            node = self.flow.tasks.get(tr.task_id)
+            if node is not None and node.flowable:
+                dirty.add(tr.id)
+                continue
+            if tr.state.current in (State.CREATED, State.RETRYING):
+                self._finish(ex, tr, State.KILLED, now, apply_rules=False)
+            else:
+                tr.state.to(State.KILLING, now)
+                step.effects.append(Cancel(tr.id))
+            step.changed[tr.id] = tr
+            dirty.add(self._parent_key(tr))
+        self._settle(ex, now, step, dirty)
+        return step
+
+    def resume_all(self, ex: Execution, now: datetime) -> Step:
+        """Re-settle an execution loaded after a restart (nothing is lost, nothing runs twice)."""
+        step = Step()
+        dirty = {ROOT} | {tr.id for tr in ex.task_runs if tr.state.current is State.RUNNING}
+        self._settle(ex, now, step, dirty)
+        return step
+
+    # -- internals ------------------------------------------------------------------------
+    def _parent_key(self, tr: TaskRun) -> str:
+        return tr.parent_task_run_id or ROOT
+
+    def _open_attempt(self, tr: TaskRun, number: int, at: datetime) -> Attempt:
+        while len(tr.attempts) < number:
+            tr.attempts.append(Attempt(RunState.new(State.RUNNING, at)))
+        return tr.attempts[number - 1]
+
+    def _retry_delay(self, node: TaskNode, tr: TaskRun, now: datetime) -> float | None:
+        retry = node.spec.get("retry")
+        if not retry:
+            return None
+        policy = self._instance(node).retry
+        if policy is None:
+            return None
+        first = tr.attempts[0].state.start_date or now
+        delay = policy.next_delay(len(tr.attempts), now - first)
+        return None if delay is None else max(delay.total_seconds(), 0.0)
+
+    def _instance(self, node: TaskNode) -> Any:
+        inst = self._instances.get(node.id)
+        if inst is None:
+            cls = self.ports.task_class(node)
+            inst = cls.model_validate(node.spec)
+            self._instances[node.id] = inst
+        return inst
+
+    def _finish(self, ex: Execution, tr: TaskRun, state: State, now: datetime, *, apply_rules: bool = True) -> None:
+        if apply_rules:
+            spec = self.flow.tasks[tr.task_id].spec
+            if state is State.FAILED and spec.get("allowFailure"):
+                state = State.WARNING
+            elif state is State.WARNING and spec.get("allowWarning"):
+                state = State.SUCCESS
+        tr.state.to(state, now)
+
+    def _fail(self, ex: Execution, tr: TaskRun, message: str, now: datetime, step: Step) -> None:
+        tr.error = message
+        step.effects.append(LogEffect(tr.id, tr.task_id, "ERROR", message))
+        self._finish(ex, tr, State.FAILED, now)
+        step.changed[tr.id] = tr
+
+    def _create(self, ex: Execution, nxt: NextTaskRun, parent: TaskRun | None, now: datetime, step: Step, dirty: set[str]) -> None:
+        task_id = nxt.task["id"]
+        node = self.flow.tasks[task_id]
+        if nxt.value is INHERIT:
+            value = parent.value if parent is not None else None
+        else:
+            value = stringify_value(nxt.value)
+        iteration = nxt.iteration if nxt.iteration is not None else (parent.iteration if parent is not None else None)
+        tr = TaskRun(
+            id=self.ports.new_id(),
+            execution_id=ex.id,
+            namespace=ex.namespace,
+            flow_id=ex.flow_id,
+            task_id=task_id,
+            parent_task_run_id=parent.id if parent is not None else None,
+            value=value,
+            iteration=iteration,
+            state=RunState.new(State.CREATED, now),
+        )
+        ex.add(tr)
+        step.changed[tr.id] = tr
+        parent_key = parent.id if parent is not None else ROOT
+        run_if = node.spec.get("runIf")
+        if run_if is not None:
+            try:
+                wanted = truthy(self.ports.render(ex, tr, run_if))
+            except Exception as exc:
+                self._fail(ex, tr, f"task '{task_id}' property 'runIf': {self._error_message(exc)}", now, step)
+                dirty.add(parent_key)
+                return
+            if not wanted:
+                tr.state.to(State.SKIPPED, now)
+                step.effects.append(LogEffect(tr.id, task_id, "INFO", f"task '{task_id}' skipped: runIf is false"))
+                dirty.add(parent_key)
+                return
+        if node.flowable:
+            tr.state.to(State.RUNNING, now)
+            dirty.add(tr.id)
+        else:
+            step.effects.append(Dispatch(tr.id, 1))
+
+    def _settle(self, ex: Execution, now: datetime, step: Step, dirty: set[str]) -> None:
+        """Let flowables and the flow itself react until nothing moves."""
+        guard = 0
+        while dirty:
+            guard += 1
+            if guard > 100_000:  # a flowable that never settles must not hang the executor
+                raise ExecutorError("execution does not settle: a flowable task keeps creating task runs")
+            key = dirty.pop()
+            if key == ROOT:
+                self._resolve_root(ex, now, step, dirty)
+                continue
+            tr = ex.find(key)
+            if tr is None or tr.state.current is not State.RUNNING:
+                continue
+            self._resolve_flowable(ex, tr, now, step, dirty)
+
+    def _resolve_flowable(self, ex: Execution, tr: TaskRun, now: datetime, step: Step, dirty: set[str]) -> None:
+        parent_key = self._parent_key(tr)
+        node = self.flow.tasks[tr.task_id]
+        if ex.state.current is State.KILLING:
+            if all(c.state.current.is_terminated for c in ex.children(tr.id)):
+                self._finish(ex, tr, State.KILLED, now, apply_rules=False)
+                step.changed[tr.id] = tr
+                dirty.add(parent_key)
+            return
+        try:
+            task = self._instance(node)
+            result = task.resolve(_Ctx(self, ex, tr))
+            if not isinstance(result, FlowableResult):
+                raise TypeError(f"{type(task).__name__}.resolve returned {type(result).__name__}, not FlowableResult")
+        except Exception as exc:
+            self._fail(ex, tr, f"task '{tr.task_id}': {self._error_message(exc)}", now, step)
+            dirty.add(parent_key)
+            return
+        if result.outputs is not None and result.outputs != tr.outputs:
+            tr.outputs = dict(result.outputs)
+            step.changed[tr.id] = tr
+        if result.next:
+            for nxt in result.next:
+                if nxt.task.get("id") not in self.flow.tasks:
+                    self._fail(ex, tr, f"task '{tr.task_id}' asked to run unknown task {nxt.task.get('id')!r}", now, step)
+                    dirty.add(parent_key)
+                    return
+                self._create(ex, nxt, tr, now, step, dirty)
+            return
+        if result.state is not None:
+            self._finish(ex, tr, result.state, now)
+            step.changed[tr.id] = tr
+            dirty.add(parent_key)
+
+    def _resolve_root(self, ex: Execution, now: datetime, step: Step, dirty: set[str]) -> None:
+        if ex.state.current is State.KILLING:
+            if all(tr.state.current.is_terminated for tr in ex.task_runs):
+                ex.state.to(State.KILLED, now)
+                step.header_changed = True
+                step.effects.append(Finished(State.KILLED))
+            return
+        if ex.state.current is not State.RUNNING:
+            return
+        ctx = _Ctx(self, ex, None)
+        tasks, errors, finally_ = self.flow.block("tasks"), self.flow.block("errors"), self.flow.block("finally")
+        nexts = resolve_sequential(ctx, tasks, errors, finally_)
+        if nexts:
+            for nxt in nexts:
+                self._create(ex, nxt, None, now, step, dirty)
+            return
+        state = block_state(ctx, tasks, errors, finally_)
+        if state is None:
+            return
+        after = self.flow.block("afterExecution")
+        if after:
+            if ex.variables.get("__finalState") != state.value:
+                ex.variables["__finalState"] = state.value
+                step.header_changed = True
+            nexts = resolve_sequential(ctx, after)
+            if nexts:
+                for nxt in nexts:
+                    self._create(ex, nxt, None, now, step, dirty)
+                return
+            after_ids = {t["id"] for t in after}
+            if any(not tr.state.current.is_terminated for tr in ex.children(None) if tr.task_id in after_ids):
+                return
+        if state.is_success_like and self.flow.outputs:
+            try:
+                ex.outputs = self._render_outputs(ex)
+            except Exception as exc:
+                ex.error = f"flow outputs: {self._error_message(exc)}"
+                step.effects.append(LogEffect(None, None, "ERROR", ex.error))
+                state = State.FAILED
+        ex.variables.pop("__finalState", None)
+        ex.state.to(state, now)
+        step.header_changed = True
+        step.effects.append(Finished(state))
+
+    def _render_outputs(self, ex: Execution) -> dict[str, Any]:
+        from tercel.inputs import coerce_input
+
+        out: dict[str, Any] = {}
+        for decl in self.flow.outputs:
+            try:
+                value = self.ports.render(ex, None, decl.get("value"))
+            except Exception as exc:
+                raise type(exc)(f"output '{decl.get('id')}': {exc}") from exc
+            if decl.get("type"):
+                value = coerce_input({"id": decl["id"], "type": decl["type"]}, value)
+            out[str(decl["id"])] = value
+        return out

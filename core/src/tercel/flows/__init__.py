@@ -1,0 +1,16 @@
+"""Flows: YAML loading with positions, validation, plugin defaults, the runnable model."""
+
+from ._model import Flow, TaskNode
+from ._validate import FlowValidationError, load_flow, validate_flow
+from ._yaml import FlowSyntaxError, ParsedYaml, parse_yaml
+
+__all__ = [
+    "Flow",
+    "FlowSyntaxError",
+    "FlowValidationError",
+    "ParsedYaml",
+    "TaskNode",
+    "load_flow",
+    "parse_yaml",
+    "validate_flow",
+]

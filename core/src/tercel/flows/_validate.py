@@ -1,0 +1,391 @@
+"""Flow validation: every problem at once, each with its line and column.
+
+Structure is checked here; each task's properties are checked against the JSON Schema its
+plugin's manifest declares (no plugin module is imported); inputs by `tercel.inputs`; every
+expression is parsed so a syntax error is caught at save time.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from collections.abc import Callable
+from functools import lru_cache
+from typing import Any
+
+from tercel.errors import Problem, ProblemsError
+from tercel.plugins import PluginManager, TypeInfo, UnknownType
+
+from ._defaults import apply_plugin_defaults
+from ._model import Flow, TaskNode
+from ._yaml import ParsedYaml, parse_yaml
+
+__all__ = ["FLOW_FIELDS", "FlowValidationError", "load_flow", "validate_flow"]
+
+FLOW_ID = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9._-]*$")
+NAMESPACE = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9._-]*$")
+TASK_ID = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_-]*$")
+BLOCKS = ("tasks", "errors", "finally", "afterExecution")
+FLOW_FIELDS: dict[str, str] = {
+    "id": "string",
+    "namespace": "string",
+    "revision": "integer",
+    "description": "string",
+    "labels": "mapping",
+    "inputs": "list",
+    "outputs": "list",
+    "variables": "mapping",
+    "tasks": "list",
+    "errors": "list",
+    "finally": "list",
+    "afterExecution": "list",
+    "triggers": "list",
+    "pluginDefaults": "list",
+    "taskDefaults": "list",
+    "disabled": "boolean",
+    "deleted": "boolean",
+    "concurrency": "mapping",
+    "retry": "mapping",
+    "sla": "list",
+    "workerGroup": "mapping",
+    "checks": "list",
+}
+_PY_TYPES: dict[str, type | tuple[type, ...]] = {
+    "string": str,
+    "integer": int,
+    "mapping": dict,
+    "list": list,
+    "boolean": bool,
+}
+
+
+class FlowValidationError(ProblemsError):
+    """A flow has problems; all of them are listed, each with its position."""
+
+    summary = "flow is invalid"
+
+
+def load_flow(
+    source: str | bytes,
+    plugins: PluginManager,
+    *,
+    name: str | None = None,
+    check_expression: Callable[[str], str | None] | None = None,
+) -> Flow:
+    """Parse and validate a flow; raise `FlowSyntaxError`/`FlowValidationError` with everything."""
+    parsed = parse_yaml(source, name)
+    flow, problems = validate_flow(parsed, plugins, check_expression=check_expression)
+    if problems:
+        raise FlowValidationError(problems)
+    assert flow is not None
+    return flow
+
+
+def _kind(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int):
+        return "integer"
+    if isinstance(value, float):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, list):
+        return "list"
+    if isinstance(value, dict):
+        return "mapping"
+    return type(value).__name__
+
+
+def validate_flow(
+    parsed: ParsedYaml,
+    plugins: PluginManager,
+    *,
+    check_expression: Callable[[str], str | None] | None = None,
+) -> tuple[Flow | None, list[Problem]]:
+    """Check a parsed flow; returns the runnable flow (if valid) and the problems found."""
+    data = parsed.data
+    problems: list[Problem] = []
+    add = lambda msg, path=(), hint=None: problems.append(parsed.problem(msg, tuple(path), hint))  # noqa: E731
+
+    for key, value in data.items():
+        expected = FLOW_FIELDS.get(key)
+        if expected is None:
+            close = difflib.get_close_matches(str(key), FLOW_FIELDS, n=1)
+            add(f"unknown flow property {key!r}", (key,), f"did you mean {close[0]!r}?" if close else None)
+        elif value is not None and not isinstance(value, _PY_TYPES[expected]) or (
+            expected == "integer" and isinstance(value, bool)
+        ):
+            if key == "labels" and isinstance(value, list):
+                continue
+            add(f"must be a {expected}, got {_kind(value)}", (key,))
+    for key, pattern, what in (("id", FLOW_ID, "flow id"), ("namespace", NAMESPACE, "namespace")):
+        value = data.get(key)
+        if value is None:
+            add(f"missing required property {key!r}", ())
+        elif isinstance(value, str) and not pattern.match(value):
+            add(f"{what} {value!r} may only contain letters, digits, '.', '_' and '-', and must start with a letter or digit", (key,))
+        elif isinstance(value, str) and len(value) > 150:
+            add(f"{what} is longer than 150 characters", (key,))
+    if not data.get("tasks"):
+        if "tasks" in data and isinstance(data.get("tasks"), list):
+            add("a flow needs at least one task", ("tasks",))
+        elif "tasks" not in data:
+            add("missing required property 'tasks'", ())
+
+    labels = data.get("labels")
+    if isinstance(labels, list):
+        for i, item in enumerate(labels):
+            if not (isinstance(item, dict) and set(item) == {"key", "value"}):
+                add("a label in list form needs exactly 'key' and 'value'", ("labels", i))
+
+    # inputs
+    if isinstance(data.get("inputs"), list):
+        from tercel.inputs import declaration_problems
+
+        for p in declaration_problems(data["inputs"]):
+            problems.append(parsed.problem(p.message, p.path, p.hint))
+
+    # outputs
+    seen_outputs: set[str] = set()
+    for i, out in enumerate(data.get("outputs") or () if isinstance(data.get("outputs"), list) else ()):
+        if not isinstance(out, dict):
+            add("an output must be a mapping with id, type and value", ("outputs", i))
+            continue
+        for req in ("id", "value"):
+            if req not in out:
+                add(f"output is missing {req!r}", ("outputs", i))
+        if out.get("id") in seen_outputs:
+            add(f"duplicate output id {out.get('id')!r}", ("outputs", i, "id"))
+        seen_outputs.add(out.get("id"))
+        unknown = set(out) - {"id", "type", "value", "description", "displayName", "required"}
+        for key in sorted(unknown):
+            add(f"unknown output property {key!r}", ("outputs", i, key))
+
+    # plugin defaults
+    defaults_key = "pluginDefaults" if "pluginDefaults" in data else "taskDefaults"
+    defaults = data.get(defaults_key) or []
+    if isinstance(defaults, list):
+        for i, entry in enumerate(defaults):
+            if not isinstance(entry, dict) or "type" not in entry:
+                add("a plugin default needs a 'type' (and 'values')", (defaults_key, i))
+                continue
+            unknown = set(entry) - {"type", "values", "forced"}
+            for key in sorted(unknown):
+                add(f"unknown plugin default property {key!r}", (defaults_key, i, key))
+            if not isinstance(entry.get("values", {}), dict):
+                add("'values' must be a mapping", (defaults_key, i, "values"))
+        defaults = [d for d in defaults if isinstance(d, dict) and isinstance(d.get("values", {}), dict) and "type" in d]
+    else:
+        defaults = []
+
+    flow_tasks: dict[str, TaskNode] = {}
+    lock: dict[str, dict[str, str]] = {}
+    spec = dict(data)
+
+    def walk(tasks: Any, path: tuple[str | int, ...], parent: str | None, group: str) -> list[Any]:
+        if tasks is None:
+            return []
+        if not isinstance(tasks, list):
+            add(f"must be a list of tasks, got {_kind(tasks)}", path)
+            return []
+        out: list[Any] = []
+        for i, task in enumerate(tasks):
+            tpath = (*path, i)
+            if not isinstance(task, dict):
+                add(f"a task must be a mapping with id and type, got {_kind(task)}", tpath)
+                continue
+            out.append(check_task(task, tpath, parent, group))
+        return out
+
+    def check_task(task: dict[str, Any], path: tuple[str | int, ...], parent: str | None, group: str) -> dict[str, Any]:
+        task_id = task.get("id")
+        type_name = task.get("type")
+        if not isinstance(task_id, str):
+            add("task is missing its 'id'" if task_id is None else f"task id must be a string, got {_kind(task_id)}", path if task_id is None else (*path, "id"))
+        elif not TASK_ID.match(task_id):
+            add(f"task id {task_id!r} may only contain letters, digits, '_' and '-', and must start with a letter or digit", (*path, "id"))
+        elif task_id in flow_tasks:
+            add(f"duplicate task id {task_id!r} (first at {'.'.join(map(str, flow_tasks[task_id].path))})", (*path, "id"), "task ids must be unique in a flow")
+        if not isinstance(type_name, str):
+            add("task is missing its 'type'" if type_name is None else f"task type must be a string, got {_kind(type_name)}", path if type_name is None else (*path, "type"))
+            return task
+        try:
+            info = plugins.get_type(type_name)
+        except UnknownType as exc:
+            hint = f"did you mean {' or '.join(repr(s) for s in exc.suggestions)}?" if exc.suggestions else "run `tercel plugins list` to see the installed types"
+            add(f"unknown task type {type_name!r}", (*path, "type"), hint)
+            return task
+        if info.kind != "task":
+            add(f"{type_name!r} is a {info.kind}, not a task", (*path, "type"))
+            return task
+        merged = apply_plugin_defaults(task, [type_name, info.entry["type"], *info.aliases], defaults)
+        lock[info.entry["type"]] = {"distribution": info.distribution, "version": info.version}
+        _check_properties(merged, info, path, add)
+        if check_expression is not None:
+            _check_expressions(merged, path, add, check_expression, skip=set(info.task_slots) | {"id", "type"})
+        if isinstance(task_id, str) and TASK_ID.match(task_id) and task_id not in flow_tasks:
+            flow_tasks[task_id] = TaskNode(task_id, type_name, merged, parent, group, path, info.flowable)
+        for slot, shape in info.task_slots.items():
+            if slot not in merged:
+                continue
+            if shape == "list":
+                merged[slot] = walk(merged[slot], (*path, slot), task_id if isinstance(task_id, str) else None, slot)
+            elif isinstance(merged[slot], dict):
+                merged[slot] = {
+                    key: walk(value, (*path, slot, key), task_id if isinstance(task_id, str) else None, f"{slot}.{key}")
+                    for key, value in merged[slot].items()
+                }
+        return merged
+
+    for block in BLOCKS:
+        if block in data:
+            spec[block] = walk(data[block], (block,), None, block)
+
+    # triggers: known types, unique ids
+    trigger_ids: set[str] = set()
+    for i, trig in enumerate(data.get("triggers") or () if isinstance(data.get("triggers"), list) else ()):
+        tpath = ("triggers", i)
+        if not isinstance(trig, dict):
+            add("a trigger must be a mapping with id and type", tpath)
+            continue
+        if trig.get("id") in trigger_ids:
+            add(f"duplicate trigger id {trig.get('id')!r}", (*tpath, "id"))
+        trigger_ids.add(trig.get("id"))
+        type_name = trig.get("type")
+        if not isinstance(type_name, str):
+            add("trigger is missing its 'type'", tpath)
+            continue
+        try:
+            info = plugins.get_type(type_name)
+        except UnknownType as exc:
+            hint = f"did you mean {' or '.join(repr(s) for s in exc.suggestions)}?" if exc.suggestions else None
+            add(f"unknown trigger type {type_name!r}", (*tpath, "type"), hint)
+            continue
+        if info.kind != "trigger":
+            add(f"{type_name!r} is a {info.kind}, not a trigger", (*tpath, "type"))
+            continue
+        lock[info.entry["type"]] = {"distribution": info.distribution, "version": info.version}
+        _check_properties(trig, info, tpath, add)
+
+    if check_expression is not None:
+        for key in ("outputs", "variables", "labels"):
+            if key in data:
+                _check_expressions(data[key], (key,), add, check_expression, skip=set())
+
+    if problems:
+        return None, problems
+    flow = Flow(
+        id=data["id"],
+        namespace=data["namespace"],
+        spec=spec,
+        source=parsed.source,
+        revision=int(data.get("revision") or 1),
+        tasks=flow_tasks,
+        lock=lock,
+        parsed=parsed,
+    )
+    return flow, []
+
+
+@lru_cache(maxsize=2048)
+def _validator_for(info: TypeInfo) -> Any:
+    from jsonschema import Draft202012Validator
+
+    return Draft202012Validator(info.entry["schema"])
+
+
+def _check_properties(task: dict[str, Any], info: TypeInfo, path: tuple[str | int, ...], add: Callable[..., None]) -> None:
+    from tercel_sdk import contains_expression
+
+    props = info.entry.get("properties", {})
+    dynamic_with_expr = {
+        key for key, meta in props.items() if meta.get("dynamic") and key in task and contains_expression(task[key])
+    }
+    slots = set(info.task_slots)
+    for error in _validator_for(info).iter_errors(task):
+        rel = list(error.absolute_path)
+        if rel and rel[0] in dynamic_with_expr:
+            continue
+        if rel and rel[0] in slots and len(rel) >= (2 if info.task_slots[rel[0]] == "list" else 3):
+            continue  # inside a child task: checked on its own, against its own type
+        message, hint, where = _describe(error, task, props, info)
+        add(message, (*path, *where), hint)
+
+
+def _describe(error: Any, task: dict[str, Any], props: dict[str, Any], info: TypeInfo) -> tuple[str, str | None, list[Any]]:
+    where = list(error.absolute_path)
+    validator = error.validator
+    if validator == "additionalProperties":
+        extras = [k for k in error.instance if k not in error.schema.get("properties", {})]
+        key = extras[0] if extras else "?"
+        close = difflib.get_close_matches(str(key), list(error.schema.get("properties", {})), n=1)
+        what = "property" if not where else "key"
+        return (
+            f"unknown {what} {key!r} for {info.entry['type']}",
+            f"did you mean {close[0]!r}?" if close else f"see `tercel plugins doc {info.entry['type']}`",
+            [*where, key],
+        )
+    if validator == "required":
+        missing = re.findall(r"'([^']+)' is a required property", error.message)
+        name = missing[0] if missing else "?"
+        return f"missing required property {name!r} of {info.entry['type']}", None, where
+    name = where[-1] if where else None
+    label = f"property {name!r}" if isinstance(name, str) else "value"
+    if validator == "anyOf":
+        kinds = _expected(error.schema)
+        dyn = props.get(where[0], {}).get("dynamic") if where else False
+        text = " or ".join(kinds) if kinds else "a valid value"
+        if dyn:
+            text += " or an expression ({{ ... }})"
+        return f"{label} must be {text}, got {_kind(error.instance)} {_preview(error.instance)}", None, where
+    if validator == "type":
+        return f"{label} must be {' or '.join(_expected(error.schema))}, got {_kind(error.instance)} {_preview(error.instance)}", None, where
+    if validator in ("enum", "const"):
+        allowed = error.schema.get("enum") or [error.schema.get("const")]
+        return f"{label} must be one of {', '.join(map(str, allowed))}, got {_preview(error.instance)}", None, where
+    if validator == "pattern" and name == "id":
+        return f"task id {error.instance!r} may only contain letters, digits, '_' and '-', and must start with a letter or digit", None, where
+    return f"{label}: {error.message}", None, where
+
+
+def _expected(schema: dict[str, Any]) -> list[str]:
+    names = {"integer": "an integer", "number": "a number", "string": "a string", "boolean": "a boolean", "array": "a list", "object": "a mapping", "null": "null"}
+    out: list[str] = []
+    branches = schema.get("anyOf") or schema.get("oneOf") or [schema]
+    for branch in branches:
+        if "pattern" in branch and branch.get("type") == "string" and "{{" in branch["pattern"].replace("\\", ""):
+            continue
+        if "enum" in branch:
+            out.append("one of " + ", ".join(map(str, branch["enum"])))
+            continue
+        t = branch.get("type")
+        if isinstance(t, list):
+            out += [names.get(x, x) for x in t]
+        elif t:
+            out.append(names.get(t, t))
+        elif "$ref" in branch:
+            out.append("a " + branch["$ref"].rsplit("/", 1)[-1])
+    return [o for o in dict.fromkeys(out) if o != "null"] or ["a valid value"]
+
+
+def _preview(value: Any, limit: int = 60) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _check_expressions(value: Any, path: tuple[str | int, ...], add: Callable[..., None], check: Callable[[str], str | None], skip: set[str]) -> None:
+    if isinstance(value, str):
+        if "{{" in value or "{%" in value:
+            error = check(value)
+            if error:
+                add(f"invalid expression: {error}", path)
+    elif isinstance(value, dict):
+        for k, v in value.items():
+            if k not in skip:
+                _check_expressions(v, (*path, k), add, check, set())
+    elif isinstance(value, list):
+        for i, v in enumerate(value):
+            _check_expressions(v, (*path, i), add, check, set())

@@ -1,0 +1,316 @@
+"""Plugin discovery from manifests: list and validate hundreds of plugins without importing them.
+
+Every distribution with an entry point in the `tercel.plugins` group is a plugin. Its manifest
+(`tercel-manifest.json` beside its package, see `tercel_sdk.manifest`) says which types it has;
+the core imports a type's module only when a task of that type runs, and a plugin's hook module
+only when one of its non-type hooks is needed. A plugin that is broken (no readable manifest,
+raises on import) is reported, never fatal: the others keep working.
+"""
+
+from __future__ import annotations
+
+import difflib
+import importlib
+import importlib.util
+import json
+import os
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import pluggy
+
+from tercel.errors import TercelError
+
+from . import hookspecs
+
+__all__ = ["PluginError", "PluginInfo", "PluginManager", "TypeInfo", "UnknownType"]
+
+ENTRY_POINT_GROUP = "tercel.plugins"
+MANIFEST_FILENAME = "tercel-manifest.json"
+
+
+class PluginError(TercelError):
+    """A plugin cannot be used (bad manifest, import error, conflicting type names)."""
+
+
+class UnknownType(PluginError):
+    """No installed plugin provides a type; carries close matches for a did-you-mean."""
+
+    def __init__(self, name: str, suggestions: list[str]) -> None:
+        self.name = name
+        self.suggestions = suggestions
+        hint = f"; did you mean {' or '.join(repr(s) for s in suggestions)}?" if suggestions else ""
+        super().__init__(f"unknown type {name!r}{hint}")
+
+
+@dataclass(frozen=True)
+class TypeInfo:
+    """A type as its manifest describes it, plus where it comes from."""
+
+    name: str
+    distribution: str
+    version: str
+    entry: dict[str, Any] = field(repr=False, hash=False, compare=False)
+
+    @property
+    def kind(self) -> str:
+        return self.entry["kind"]
+
+    @property
+    def flowable(self) -> bool:
+        return bool(self.entry.get("flowable"))
+
+    @property
+    def class_path(self) -> str:
+        return self.entry["class"]
+
+    @property
+    def aliases(self) -> list[str]:
+        return list(self.entry.get("aliases", ()))
+
+    @property
+    def task_slots(self) -> dict[str, str]:
+        return dict(self.entry.get("taskSlots", {}))
+
+
+@dataclass
+class PluginInfo:
+    """One installed plugin distribution."""
+
+    distribution: str
+    version: str
+    module: str
+    manifest: dict[str, Any] | None = None
+    error: str | None = None
+    builtin: bool = False
+
+    @property
+    def hooks(self) -> list[str]:
+        return list((self.manifest or {}).get("hooks", ()))
+
+
+def _setting_list(value: str | None) -> set[str]:
+    return {v.strip() for v in (value or "").split(",") if v.strip()}
+
+
+class PluginManager:
+    """The installed plugins, their types and their hooks."""
+
+    def __init__(
+        self,
+        *,
+        blocked: Iterable[str] | None = None,
+        autoload: bool | None = None,
+        allowed: Iterable[str] | None = None,
+        cache_dir: Path | None = None,
+    ) -> None:
+        env = os.environ
+        self.blocked = set(blocked) if blocked is not None else _setting_list(env.get("TERCEL_PLUGINS_BLOCKED"))
+        if autoload is None:
+            autoload = env.get("TERCEL_PLUGINS_AUTOLOAD", "true").strip().lower() not in ("0", "false", "no", "off")
+        self.autoload = autoload
+        self.allowed = set(allowed) if allowed is not None else _setting_list(env.get("TERCEL_PLUGINS"))
+        self.cache_dir = cache_dir
+        self.plugins: dict[str, PluginInfo] = {}
+        self.types: dict[str, TypeInfo] = {}
+        self.problems: list[str] = []
+        self._classes: dict[str, type] = {}
+        self._pm: pluggy.PluginManager | None = None
+        self._discovered = False
+
+    # -- discovery ---------------------------------------------------------------------------
+    def discover(self) -> PluginManager:
+        """Read every plugin's manifest (once). Cheap: no plugin module is imported."""
+        if self._discovered:
+            return self
+        self._discovered = True
+        for ep in metadata.entry_points(group=ENTRY_POINT_GROUP):
+            dist = ep.dist
+            name = dist.metadata["Name"] if dist is not None else ep.name
+            version = dist.version if dist is not None else "0"
+            if name in self.blocked or ep.name in self.blocked:
+                continue
+            if not self.autoload and name not in self.allowed and ep.name not in self.allowed:
+                continue
+            module = ep.value.split(":")[0]
+            info = PluginInfo(distribution=name, version=version, module=module)
+            self.plugins[name] = info
+            try:
+                info.manifest = self._load_manifest(module, name, version, dist)
+            except Exception as exc:
+                info.error = f"{type(exc).__name__}: {exc}"
+                self.problems.append(f"plugin {name} {version} is unusable: {info.error}")
+                continue
+            self._register_types(info)
+        return self
+
+    def add_module(self, module: Any, *, distribution: str, version: str, builtin: bool = False) -> None:
+        """Register a plugin module directly (built-ins, tests) as if it were installed."""
+        from tercel_sdk.manifest import generate_manifest
+
+        manifest = generate_manifest(module, distribution=distribution, version=version)
+        info = PluginInfo(distribution, version, module.__name__, manifest, builtin=builtin)
+        self.plugins[distribution] = info
+        self._register_types(info)
+        if self._pm is not None:
+            self._pm.register(module, name=distribution)
+
+    def _load_manifest(self, module: str, dist_name: str, version: str, dist: Any) -> dict[str, Any]:
+        path = _shipped_manifest_path(module)
+        if path is not None and path.is_file() and not (
+            _is_editable(dist) and _stale(path)
+        ):
+            manifest = json.loads(path.read_text(encoding="utf-8"))
+            if manifest.get("manifestVersion") != 1:
+                raise PluginError(f"{path}: unsupported manifestVersion {manifest.get('manifestVersion')!r}")
+            manifest["distribution"] = dist_name
+            manifest["version"] = version
+            return manifest
+        return self._generated_manifest(module, dist_name, version)
+
+    def _generated_manifest(self, module: str, dist_name: str, version: str) -> dict[str, Any]:
+        """No shipped (or a stale editable) manifest: import once, describe, cache."""
+        from tercel_sdk.manifest import generate_manifest
+
+        cache = None
+        if self.cache_dir is not None:
+            cache = self.cache_dir / f"{dist_name}-{version}.json"
+            if cache.is_file() and not _stale(cache, module):
+                return json.loads(cache.read_text(encoding="utf-8"))
+        manifest = generate_manifest(module, distribution=dist_name, version=version)
+        if cache is not None:
+            cache.parent.mkdir(parents=True, exist_ok=True)
+            cache.write_text(json.dumps(manifest), encoding="utf-8")
+        return manifest
+
+    def _register_types(self, info: PluginInfo) -> None:
+        for entry in (info.manifest or {}).get("types", ()):
+            for name in (entry["type"], *entry.get("aliases", ())):
+                existing = self.types.get(name)
+                if existing is not None and existing.distribution != info.distribution:
+                    self.problems.append(
+                        f"type {name!r} is provided by both {existing.distribution} and "
+                        f"{info.distribution}; using {existing.distribution}"
+                    )
+                    continue
+                self.types[name] = TypeInfo(name, info.distribution, info.version, entry)
+
+    # -- types -------------------------------------------------------------------------------
+    def get_type(self, name: str) -> TypeInfo:
+        """The type of that name or alias, or `UnknownType` with did-you-mean suggestions."""
+        self.discover()
+        info = self.types.get(name)
+        if info is None:
+            raise UnknownType(name, self.suggest(name))
+        return info
+
+    def suggest(self, name: str) -> list[str]:
+        names = list(self.types)
+        close = difflib.get_close_matches(name, names, n=2, cutoff=0.6)
+        if not close:
+            short = name.rsplit(".", 1)[-1].lower()
+            close = sorted({n for n in names if n.rsplit(".", 1)[-1].lower() == short})[:2]
+        return close
+
+    def canonical_types(self) -> list[TypeInfo]:
+        """One entry per type (aliases folded), sorted by name."""
+        self.discover()
+        return sorted(
+            (t for n, t in self.types.items() if t.entry["type"] == n), key=lambda t: t.name
+        )
+
+    def load_class(self, name: str) -> type:
+        """Import and return the class of a type: the only place a type's module is imported."""
+        info = self.get_type(name)
+        cls = self._classes.get(info.class_path)
+        if cls is None:
+            module_name, _, qualname = info.class_path.partition(":")
+            try:
+                obj: Any = importlib.import_module(module_name)
+                for part in qualname.split("."):
+                    obj = getattr(obj, part)
+            except Exception as exc:
+                raise PluginError(
+                    f"type {name!r} of {info.distribution} {info.version} cannot be loaded: "
+                    f"{type(exc).__name__}: {exc}"
+                ) from exc
+            cls = obj
+            self._classes[info.class_path] = cls
+        return cls
+
+    # -- other hooks -------------------------------------------------------------------------
+    @property
+    def hook(self) -> Any:
+        """The pluggy hook relay, with the plugins implementing non-type hooks registered.
+
+        Only plugins whose manifest lists such a hook are imported, and only on first use.
+        """
+        if self._pm is None:
+            self.discover()
+            pm = pluggy.PluginManager("tercel")
+            pm.add_hookspecs(hookspecs)
+            from tercel import _builtins
+
+            pm.register(_builtins, name="tercel-builtins")
+            type_hooks = {"tercel_task_types", "tercel_trigger_types"}
+            for info in self.plugins.values():
+                if info.error or info.builtin or not set(info.hooks) - type_hooks:
+                    continue
+                try:
+                    pm.register(importlib.import_module(info.module), name=info.distribution)
+                except Exception as exc:
+                    info.error = f"{type(exc).__name__}: {exc}"
+                    self.problems.append(f"plugin {info.distribution} failed to load: {info.error}")
+            self._pm = pm
+        return self._pm.hook
+
+    def collect(self, hook_name: str) -> dict[str, Any]:
+        """Merge the dicts a `dict`-returning hook gives; later plugins cannot shadow earlier."""
+        merged: dict[str, Any] = {}
+        for result in reversed(getattr(self.hook, hook_name)()):
+            for key, value in (result or {}).items():
+                merged.setdefault(key, value)
+        return merged
+
+
+def _shipped_manifest_path(module: str) -> Path | None:
+    try:
+        spec = importlib.util.find_spec(module.split(".")[0])
+    except (ImportError, ValueError):
+        return None
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    return Path(next(iter(spec.submodule_search_locations))) / MANIFEST_FILENAME
+
+
+def _is_editable(dist: Any) -> bool:
+    if dist is None:
+        return False
+    try:
+        text = dist.read_text("direct_url.json")
+    except Exception:
+        return False
+    if not text:
+        return False
+    try:
+        return bool(json.loads(text).get("dir_info", {}).get("editable"))
+    except ValueError:
+        return False
+
+
+def _stale(manifest: Path, module: str | None = None) -> bool:
+    """For editable (in-development) plugins: a source newer than the manifest makes it stale."""
+    folder = manifest.parent
+    if module is not None:
+        spec_path = _shipped_manifest_path(module)
+        if spec_path is None:
+            return False
+        folder = spec_path.parent
+    try:
+        mtime = manifest.stat().st_mtime
+        return any(p.stat().st_mtime > mtime for p in folder.rglob("*.py"))
+    except OSError:
+        return True

@@ -1,0 +1,84 @@
+"""tercel-plugin-sdk: the only API a tercel plugin imports.
+
+Subclass `RunnableTask` (does work) or `FlowableTask` (runs other tasks) and declare properties
+as pydantic fields, `Property[T]` where an expression is allowed. Register the classes from your
+entry-point module with `@hookimpl def tercel_task_types(): return [MyTask]`. See
+`docs/writing-plugins.md` for the guide.
+"""
+
+from ._context import KVAccess, RunContext, TaskLogger
+from ._docs import Example, MetricDoc
+from ._duration import Duration, format_duration, parse_duration
+from ._flowable import (
+    INHERIT,
+    FlowableContext,
+    FlowableResult,
+    NextTaskRun,
+    TaskRunView,
+    block_state,
+    resolve_parallel,
+    resolve_sequential,
+)
+from ._hooks import hookimpl
+from ._property import Property, contains_expression, is_expression
+from ._retry import ConstantRetry, ExponentialRetry, RandomRetry, Retry
+from ._states import State
+from ._task import (
+    FlowableTask,
+    LogLevel,
+    Output,
+    PluginType,
+    RunnableTask,
+    Task,
+    TaskList,
+    TaskMap,
+    TaskSpec,
+)
+from ._trigger import PollingTrigger, RealtimeTrigger, ScheduleTrigger, Trigger, TriggerEvent
+from .errors import TaskFailed, TaskWarning
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "INHERIT",
+    "ConstantRetry",
+    "Duration",
+    "Example",
+    "ExponentialRetry",
+    "FlowableContext",
+    "FlowableResult",
+    "FlowableTask",
+    "KVAccess",
+    "LogLevel",
+    "MetricDoc",
+    "NextTaskRun",
+    "Output",
+    "PluginType",
+    "PollingTrigger",
+    "Property",
+    "RandomRetry",
+    "RealtimeTrigger",
+    "Retry",
+    "RunContext",
+    "RunnableTask",
+    "ScheduleTrigger",
+    "State",
+    "Task",
+    "TaskFailed",
+    "TaskList",
+    "TaskLogger",
+    "TaskMap",
+    "TaskRunView",
+    "TaskSpec",
+    "TaskWarning",
+    "Trigger",
+    "TriggerEvent",
+    "block_state",
+    "contains_expression",
+    "format_duration",
+    "hookimpl",
+    "is_expression",
+    "parse_duration",
+    "resolve_parallel",
+    "resolve_sequential",
+]

@@ -1,0 +1,236 @@
+"""The flowable-task protocol: pure decisions over child task runs.
+
+A flowable task (Sequential, Parallel, If, ForEach, …) receives a `FlowableContext` describing
+its own task run and its children and returns a `FlowableResult`: which child task runs to
+create next and, once finished, its own final state. The helpers here implement Kestra's
+sequential and parallel semantics with `errors` and `finally`, so most flowables are a few lines.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol, TypeVar, runtime_checkable
+
+from ._property import Property
+from ._states import State
+
+__all__ = [
+    "INHERIT",
+    "FlowableContext",
+    "FlowableResult",
+    "NextTaskRun",
+    "TaskRunView",
+    "block_state",
+    "resolve_parallel",
+    "resolve_sequential",
+]
+
+T = TypeVar("T")
+
+
+class _Inherit:
+    def __repr__(self) -> str:
+        return "INHERIT"
+
+
+INHERIT: Any = _Inherit()
+"""Default `value` of a new child task run: the parent's own value (how loops pass theirs down)."""
+
+
+@dataclass(frozen=True)
+class TaskRunView:
+    """A read-only view of a task run, what flowables decide on."""
+
+    id: str
+    task_id: str
+    parent_task_run_id: str | None
+    value: Any
+    iteration: int | None
+    state: State
+    outputs: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class NextTaskRun:
+    """A child task run to create: which task (from the flowable's children) and with what value."""
+
+    task: Mapping[str, Any]
+    value: Any = INHERIT
+    iteration: int | None = None
+
+
+@dataclass(frozen=True)
+class FlowableResult:
+    """What a flowable decided: new children to create, its state when done, its outputs."""
+
+    next: Sequence[NextTaskRun] = ()
+    state: State | None = None
+    outputs: Mapping[str, Any] | None = None
+
+
+@runtime_checkable
+class FlowableContext(Protocol):
+    """What a flowable sees: its task run, its child task runs, and rendering."""
+
+    @property
+    def task_run(self) -> TaskRunView: ...
+
+    def children(self) -> list[TaskRunView]:
+        """Direct child task runs of this flowable's task run, in creation order."""
+        ...
+
+    def render(self, value: Property[T] | Any) -> Any:
+        """Render a property in the flowable's own context (`taskrun.value` included)."""
+        ...
+
+
+def _ids(tasks: Sequence[Mapping[str, Any]] | None) -> list[str]:
+    return [t["id"] for t in tasks or () if not t.get("disabled")]
+
+
+def _enabled(tasks: Sequence[Mapping[str, Any]] | None) -> list[Mapping[str, Any]]:
+    return [t for t in tasks or () if not t.get("disabled")]
+
+
+def _value_matches(run: TaskRunView, value: Any) -> bool:
+    return value is INHERIT or run.value == value
+
+
+def _runs_for(
+    children: Sequence[TaskRunView], tasks: Sequence[Mapping[str, Any]] | None, value: Any
+) -> list[TaskRunView]:
+    ids = set(_ids(tasks))
+    return [r for r in children if r.task_id in ids and _value_matches(r, value)]
+
+
+def _latest(runs: Sequence[TaskRunView]) -> dict[str, TaskRunView]:
+    """The latest run of each task id (a restarted task has several)."""
+    out: dict[str, TaskRunView] = {}
+    for r in runs:
+        out[r.task_id] = r
+    return out
+
+
+def _sequential_block(
+    block: Sequence[Mapping[str, Any]], runs: Sequence[TaskRunView], value: Any
+) -> tuple[list[NextTaskRun], bool, bool]:
+    """Next of a sequential block: (next runs, block finished, block failed)."""
+    tasks = _enabled(block)
+    if not tasks:
+        return [], True, False
+    latest = _latest(runs)
+    if any(not r.state.is_terminated for r in latest.values()):
+        return [], False, False
+    if any(r.state.is_failed for r in latest.values()):
+        return [], True, True
+    for task in tasks:
+        if task["id"] not in latest:
+            return [NextTaskRun(task, value)], False, False
+    return [], True, False
+
+
+def _parallel_block(
+    block: Sequence[Mapping[str, Any]], runs: Sequence[TaskRunView], value: Any, concurrency: int
+) -> tuple[list[NextTaskRun], bool, bool]:
+    tasks = _enabled(block)
+    if not tasks:
+        return [], True, False
+    latest = _latest(runs)
+    failed = any(r.state.is_failed for r in latest.values())
+    running = sum(1 for r in latest.values() if not r.state.is_terminated)
+    if failed:
+        return [], running == 0, True
+    missing = [t for t in tasks if t["id"] not in latest]
+    if not missing:
+        return [], running == 0, False
+    room = len(missing) if concurrency <= 0 else max(concurrency - running, 0)
+    return [NextTaskRun(t, value) for t in missing[:room]], False, False
+
+
+def _with_handlers(
+    main: tuple[list[NextTaskRun], bool, bool],
+    children: Sequence[TaskRunView],
+    errors: Sequence[Mapping[str, Any]] | None,
+    finally_: Sequence[Mapping[str, Any]] | None,
+    value: Any,
+) -> list[NextTaskRun]:
+    nexts, done, failed = main
+    if not done:
+        return nexts
+    if failed and _enabled(errors):
+        err_next, err_done, _ = _sequential_block(errors or (), _runs_for(children, errors, value), value)
+        if not err_done:
+            return err_next
+    fin_next, _, _ = _sequential_block(finally_ or (), _runs_for(children, finally_, value), value)
+    return fin_next
+
+
+def resolve_sequential(
+    ctx: FlowableContext,
+    tasks: Sequence[Mapping[str, Any]],
+    errors: Sequence[Mapping[str, Any]] | None = None,
+    finally_: Sequence[Mapping[str, Any]] | None = None,
+    *,
+    value: Any = INHERIT,
+) -> list[NextTaskRun]:
+    """Kestra's sequential semantics: one task after the other; on a failure stop, run
+    `errors` in order, then `finally` in order (also after success)."""
+    children = ctx.children()
+    main = _sequential_block(tasks, _runs_for(children, tasks, value), value)
+    return _with_handlers(main, children, errors, finally_, value)
+
+
+def resolve_parallel(
+    ctx: FlowableContext,
+    tasks: Sequence[Mapping[str, Any]],
+    errors: Sequence[Mapping[str, Any]] | None = None,
+    finally_: Sequence[Mapping[str, Any]] | None = None,
+    *,
+    concurrency: int = 0,
+    value: Any = INHERIT,
+) -> list[NextTaskRun]:
+    """All tasks at once (at most `concurrency` running, 0 = no limit); after a failure no new
+    task starts, the running ones finish, then `errors` and `finally` run in order."""
+    children = ctx.children()
+    main = _parallel_block(tasks, _runs_for(children, tasks, value), value, concurrency)
+    return _with_handlers(main, children, errors, finally_, value)
+
+
+def block_state(
+    ctx: FlowableContext,
+    tasks: Sequence[Mapping[str, Any]],
+    errors: Sequence[Mapping[str, Any]] | None = None,
+    finally_: Sequence[Mapping[str, Any]] | None = None,
+    *,
+    value: Any = INHERIT,
+    parallel: bool = False,
+) -> State | None:
+    """The state of a block once everything in it is done, else None.
+
+    Kestra's rule: the worst state of the children (KILLED > FAILED > WARNING > SUCCESS);
+    `errors` handle a failure but do not turn it into a success.
+    """
+    children = ctx.children()
+    main_runs = _runs_for(children, tasks, value)
+    main = (
+        _parallel_block(tasks, main_runs, value, 0)
+        if parallel
+        else _sequential_block(tasks, main_runs, value)
+    )
+    if _with_handlers(main, children, errors, finally_, value):
+        return None
+    nexts, done, failed = main
+    if nexts or not done:
+        return None
+    states = [r.state for r in _latest(main_runs).values()]
+    if failed:
+        err_runs = _runs_for(children, errors, value)
+        if any(not r.state.is_terminated for r in err_runs):
+            return None
+        states += [r.state for r in _latest(err_runs).values()]
+    fin_runs = _runs_for(children, finally_, value)
+    if any(not r.state.is_terminated for r in fin_runs):
+        return None
+    states += [r.state for r in _latest(fin_runs).values()]
+    return State.worst(states)
