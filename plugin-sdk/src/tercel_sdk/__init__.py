@@ -20,7 +20,7 @@ from ._flowable import (
     resolve_sequential,
 )
 from ._hooks import hookimpl
-from ._property import Property, contains_expression, is_expression
+from ._property import Property, contains_expression, is_expression, is_truthy
 from ._retry import ConstantRetry, ExponentialRetry, RandomRetry, Retry
 from ._states import State
 from ._task import (
@@ -78,6 +78,7 @@ __all__ = [
     "format_duration",
     "hookimpl",
     "is_expression",
+    "is_truthy",
     "parse_duration",
     "resolve_parallel",
     "resolve_sequential",

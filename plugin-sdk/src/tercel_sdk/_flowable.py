@@ -62,11 +62,16 @@ class NextTaskRun:
 
 @dataclass(frozen=True)
 class FlowableResult:
-    """What a flowable decided: new children to create, its state when done, its outputs."""
+    """What a flowable decided: new children to create, its state when done, its outputs.
+
+    `error` explains a FAILED state that no child caused (e.g. a Switch with no matching case);
+    the engine logs it and keeps it on the task run.
+    """
 
     next: Sequence[NextTaskRun] = ()
     state: State | None = None
     outputs: Mapping[str, Any] | None = None
+    error: str | None = None
 
 
 @runtime_checkable

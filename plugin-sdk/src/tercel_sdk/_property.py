@@ -20,7 +20,7 @@ from typing import Any, Generic, TypeVar, get_args, get_origin
 from pydantic import GetCoreSchemaHandler, TypeAdapter, ValidationError
 from pydantic_core import PydanticCustomError, core_schema
 
-__all__ = ["Property", "contains_expression", "is_expression"]
+__all__ = ["Property", "contains_expression", "is_expression", "is_truthy"]
 
 T = TypeVar("T")
 
@@ -53,7 +53,15 @@ def _is_str_type(tp: Any) -> bool:
     return tp is str
 
 
+def _allows_str(tp: Any) -> bool:
+    if tp is str:
+        return True
+    return any(a is str for a in get_args(tp) or ())
+
+
 def _wants_container(tp: Any) -> bool:
+    if _allows_str(tp):
+        return False  # `str | list[str]`: text stays text
     origin = get_origin(tp) or tp
     if origin in (list, dict, tuple, set, frozenset):
         return True
@@ -68,14 +76,18 @@ def _wants_container(tp: Any) -> bool:
 
 
 def _to_text(value: Any) -> str:
+    """Text of a rendered value, the same text the expression engine prints for it."""
     if isinstance(value, str):
         return value
-    if isinstance(value, datetime | date | time):
+    if isinstance(value, datetime):
+        text = value.isoformat()
+        return text[:-6] + "Z" if text.endswith("+00:00") else text
+    if isinstance(value, date | time):
         return value.isoformat()
     if isinstance(value, Enum):
         return str(value.value)
     if isinstance(value, dict | list):
-        return json.dumps(value, default=str, ensure_ascii=False)
+        return json.dumps(value, default=_json_default, ensure_ascii=False, separators=(",", ":"))
     if isinstance(value, bool):
         return "true" if value else "false"
     if value is None:
@@ -91,11 +103,12 @@ class Property(Generic[T]):
     `raw` is exactly what the flow says; `inner_type` is `T`.
     """
 
-    __slots__ = ("inner_type", "raw")
+    __slots__ = ("inner_type", "name", "raw")
 
-    def __init__(self, raw: Any, inner_type: Any = Any) -> None:
+    def __init__(self, raw: Any, inner_type: Any = Any, name: str | None = None) -> None:
         self.raw = raw
         self.inner_type = inner_type
+        self.name = name
 
     @classmethod
     def of(cls, value: Any) -> Property[Any]:
@@ -155,11 +168,12 @@ class Property(Generic[T]):
         inner: Any = args[0] if args else Any
         inner_schema = handler.generate_schema(inner)
 
-        def validate(value: Any) -> Property[Any]:
+        def validate(value: Any, info: core_schema.ValidationInfo) -> Property[Any]:
+            name = info.field_name
             if isinstance(value, Property):
-                return cls(value.raw, inner)
+                return cls(value.raw, inner, name)
             if contains_expression(value):
-                return cls(value, inner)
+                return cls(value, inner, name)
             try:
                 checked = _adapter(inner).validate_python(value)
             except ValidationError as exc:
@@ -169,7 +183,7 @@ class Property(Generic[T]):
                     "{msg}; or give an expression like '{{ ... }}'",
                     {"msg": first.get("msg", "invalid value")},
                 ) from None
-            return cls(checked, inner)
+            return cls(checked, inner, name)
 
         if inner is str or inner is Any:
             json_branch = inner_schema
@@ -179,11 +193,36 @@ class Property(Generic[T]):
             )
         return core_schema.json_or_python_schema(
             json_schema=json_branch,
-            python_schema=core_schema.no_info_plain_validator_function(validate),
+            python_schema=core_schema.with_info_plain_validator_function(validate),
             serialization=core_schema.plain_serializer_function_ser_schema(
                 lambda p: p.raw if isinstance(p, Property) else p
             ),
         )
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, datetime | date | time):
+        return _to_text(value)
+    if isinstance(value, Decimal):
+        return float(value)
+    return str(value)
+
+
+def is_truthy(value: Any) -> bool:
+    """Kestra's boolean coercion of a condition (If, runIf, Fail…), one rule everywhere.
+
+    Text is false when blank or 'false', '0', '-0', 'null' (any case); null is false; a number
+    is false when zero; a bool is itself; anything else (a list, a mapping) is true.
+    """
+    if value is None:
+        return False
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int | float | Decimal):
+        return value != 0
+    if isinstance(value, str):
+        return value.strip().lower() not in ("", "false", "0", "-0", "null")
+    return True
 
 
 class PropertyValueError(ValueError):

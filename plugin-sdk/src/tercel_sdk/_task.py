@@ -166,7 +166,8 @@ class FlowableTask(Task):
 
     The engine calls `resolve(ctx)` whenever something changed in the execution; the task looks
     at its child task runs (`ctx.children()`), returns the new ones to create and, once it is
-    done, its own final state. No I/O, no waiting: the engine stays generic and every flowable
+    done, its own final state. An exception raised by `resolve` (a property that cannot render,
+    a `TaskFailed`) fails the flowable's task run with that message. No I/O, no waiting: the engine stays generic and every flowable
     type (Sequential, Parallel, ForEach, a plugin's own) is a small pure function.
     """
 

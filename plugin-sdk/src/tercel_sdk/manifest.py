@@ -20,7 +20,7 @@ from types import ModuleType
 from typing import Any, get_args, get_origin
 
 from ._property import Property
-from ._task import FlowableTask, PluginType, RunnableTask, task_slots
+from ._task import FlowableTask, PluginType, task_slots
 from ._trigger import Trigger
 from .errors import ManifestError
 
@@ -83,7 +83,7 @@ def describe_type(cls: type[PluginType]) -> dict[str, Any]:
         (cls.model_fields[n].alias or n): s.kind for n, s in task_slots(cls).items()
     }
     outputs = None
-    if issubclass(cls, RunnableTask):
+    if hasattr(cls, "output_model"):
         model = cls.output_model()
         if model is not None:
             outputs = model.model_json_schema(by_alias=True, mode="serialization")

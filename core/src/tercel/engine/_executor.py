@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
-from tercel_sdk import INHERIT, FlowableResult, NextTaskRun, Property, State, TaskRunView
+from tercel_sdk import INHERIT, FlowableResult, NextTaskRun, Property, State, TaskRunView, is_truthy
 from tercel_sdk._flowable import block_state, resolve_sequential
 
 from tercel.flows import Flow, TaskNode
@@ -39,14 +39,7 @@ __all__ = [
 ]
 
 ROOT = "\0root"
-_FALSE_TEXT = frozenset({"false", "0", "-0", "", "null", "none"})
-
-
-def truthy(value: Any) -> bool:
-    """Kestra's boolean coercion of a rendered condition: 'false', '0', '' and null are false."""
-    if isinstance(value, str):
-        return value.strip().lower() not in _FALSE_TEXT
-    return bool(value)
+truthy = is_truthy
 
 
 @dataclass(frozen=True)
@@ -237,9 +230,9 @@ class Executor:
             if node is not None and node.flowable:
                 dirty.add(tr.id)
                 continue
-            if tr.state.current in (State.CREATED, State.RETRYING):
+            if tr.state.current is State.RETRYING:  # waiting for its next attempt: nothing runs
                 self._finish(ex, tr, State.KILLED, now, apply_rules=False)
-            else:
+            else:  # dispatched: a worker may hold it already, so it is told to stop
                 tr.state.to(State.KILLING, now)
                 step.effects.append(Cancel(tr.id))
             step.changed[tr.id] = tr
@@ -384,6 +377,9 @@ class Executor:
                 self._create(ex, nxt, tr, now, step, dirty)
             return
         if result.state is not None:
+            if result.error:
+                tr.error = result.error
+                step.effects.append(LogEffect(tr.id, tr.task_id, "ERROR", f"task '{tr.task_id}': {result.error}"))
             self._finish(ex, tr, result.state, now)
             step.changed[tr.id] = tr
             dirty.add(parent_key)

@@ -152,6 +152,10 @@ class PluginManager:
         from tercel_sdk.manifest import generate_manifest
 
         manifest = generate_manifest(module, distribution=distribution, version=version)
+        # classes defined somewhere not importable by name (a test module) are kept as they are
+        for hook in ("tercel_task_types", "tercel_trigger_types"):
+            for cls in (getattr(module, hook)() if hasattr(module, hook) else None) or ():
+                self._classes[f"{cls.__module__}:{cls.__qualname__}"] = cls
         info = PluginInfo(distribution, version, module.__name__, manifest, builtin=builtin)
         self.plugins[distribution] = info
         self._register_types(info)

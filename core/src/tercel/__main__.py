@@ -1,0 +1,3 @@
+from tercel.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,693 @@
+"""One process running executions: the executor and a worker over the store's durable queue.
+
+The same code serves `tercel run` and the server: events for the executor and jobs for workers
+go through the `Queue` (SQLite or PostgreSQL), so a crash loses nothing: unacknowledged jobs
+come back when their lease ends, and an execution is re-settled from what the store holds.
+Within one process the queue's listener wakes the loops at once, with no polling delay.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import inspect
+import os
+import socket
+import time
+import uuid
+from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any
+
+from tercel_sdk import Output, State, TaskFailed, TaskWarning, ion
+
+from tercel.engine import (
+    Cancel,
+    Delay,
+    Dispatch,
+    Execution,
+    Executor,
+    Finished,
+    LogEffect,
+    RunState,
+    Step,
+    TaskResult,
+    TaskRun,
+    build_variables,
+    outputs_map,
+)
+from tercel.errors import TercelError
+from tercel.flows import Flow, TaskNode
+from tercel.plugins import PluginManager
+from tercel.settings import Settings
+
+from ._codec import decode_execution, encode_header, encode_task_run
+from ._context import RenderError, TaskRunContext, execution_functions
+
+__all__ = ["LogEntry", "Runtime"]
+
+EXECUTOR_TOPIC = "executor"
+WORKER_TOPIC = "worker"
+LEASE = 60.0
+STARTED_EVENT_AFTER = 0.1
+_B62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+
+
+def new_id() -> str:
+    """Kestra-style id: a random UUID in base 62 (22 characters)."""
+    n = uuid.uuid4().int
+    out = []
+    while n:
+        n, r = divmod(n, 62)
+        out.append(_B62[r])
+    return "".join(reversed(out)).rjust(22, "0")
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+@dataclass(frozen=True)
+class LogEntry:
+    execution_id: str
+    task_run_id: str | None
+    task_id: str | None
+    attempt: int | None
+    level: str
+    timestamp: datetime
+    message: str
+
+    def to_row(self) -> dict[str, Any]:
+        return {
+            "execution_id": self.execution_id,
+            "task_run_id": self.task_run_id,
+            "task_id": self.task_id,
+            "attempt": self.attempt,
+            "level": self.level,
+            "timestamp": self.timestamp,
+            "message": self.message,
+        }
+
+
+class _Ports:
+    """What the pure executor needs, bound to this runtime."""
+
+    def __init__(self, runtime: Runtime, flow: Flow) -> None:
+        self._rt = runtime
+        self._flow = flow
+
+    def task_class(self, node: TaskNode) -> type:
+        return self._rt.plugins.load_class(node.type)
+
+    def render(self, execution: Execution, task_run: TaskRun | None, value: Any) -> Any:
+        variables = self._rt.variables(execution, self._flow, task_run)
+        return self._rt.expressions.render_value(value, variables)
+
+    def new_id(self) -> str:
+        return new_id()
+
+
+class Runtime:
+    """Runs executions of flows; use as `async with Runtime(settings) as rt:`."""
+
+    def __init__(
+        self,
+        settings: Settings | None = None,
+        *,
+        plugins: PluginManager | None = None,
+        on_log: Callable[[LogEntry], None] | None = None,
+        run_worker: bool = True,
+        run_executor: bool = True,
+    ) -> None:
+        from tercel.expressions import ExpressionEngine
+        from tercel.kv import KVStore
+        from tercel.secrets import EnvSecretBackend, SecretMasker
+        from tercel.storage import LocalStorage
+        from tercel.store import Database
+
+        self.settings = settings or Settings()
+        self.settings.home.mkdir(parents=True, exist_ok=True)
+        self.plugins = (plugins or PluginManager(cache_dir=self.settings.cache_dir)).discover()
+        self.db = Database.open(str(self.settings.database_url))
+        self.db.create_schema()
+        assert self.settings.storage_path is not None
+        self.storage = LocalStorage(self.settings.storage_path)
+        self.kv = KVStore(self.storage)
+        self.secrets = EnvSecretBackend()
+        self.masker = SecretMasker()
+        self.expressions = ExpressionEngine(
+            functions=self.plugins.collect("tercel_expression_functions"),
+            filters=self.plugins.collect("tercel_expression_filters"),
+        )
+        self.envs = {k[4:].lower(): v for k, v in os.environ.items() if k.startswith("ENV_")}
+        self.on_log = on_log
+        self._run_worker = run_worker
+        self._run_executor = run_executor
+        self._consumer = f"{socket.gethostname()}:{os.getpid()}:{new_id()[:6]}"
+        self._flows: dict[tuple[str, str, int], Flow] = {}
+        self._executors: dict[tuple[str, str, int], Executor] = {}
+        self._executions: dict[str, Execution] = {}
+        self._waiters: dict[str, list[asyncio.Future[Execution]]] = {}
+        self._logs: list[LogEntry] = []
+        self._running: dict[str, tuple[asyncio.Task[Any], TaskRunContext | None]] = {}
+        self._threads = ThreadPoolExecutor(self.settings.worker_threads, thread_name_prefix="tercel-task")
+        self._wake_executor = asyncio.Event()
+        self._wake_worker = asyncio.Event()
+        self._tasks: list[asyncio.Task[Any]] = []
+        self._stopping = False
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._outputs_cache: dict[tuple[str, int], dict[str, Any]] = {}
+
+    # -- lifecycle -----------------------------------------------------------------------------
+    async def __aenter__(self) -> Runtime:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.stop()
+
+    async def start(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._wake_executor = asyncio.Event()
+        self._wake_worker = asyncio.Event()
+        self.db.queue.add_listener(self._on_queue_put)
+        if self._run_executor:
+            self._tasks.append(asyncio.create_task(self._executor_loop(), name="tercel-executor"))
+        if self._run_worker:
+            self._tasks.append(asyncio.create_task(self._worker_loop(), name="tercel-worker"))
+            self._tasks.append(asyncio.create_task(self._heartbeat_loop(), name="tercel-heartbeat"))
+        self._tasks.append(asyncio.create_task(self._log_flush_loop(), name="tercel-logs"))
+
+    async def stop(self) -> None:
+        """Stop the loops; running task runs are handed back (their jobs return to the queue)."""
+        self._stopping = True
+        self._wake_executor.set()
+        self._wake_worker.set()
+        for task, ctx in list(self._running.values()):
+            if ctx is not None:
+                ctx.cancel()
+            task.cancel()
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        self._tasks.clear()
+        self._flush_logs()
+        self.db.queue.remove_listener(self._on_queue_put)
+        self._threads.shutdown(wait=False, cancel_futures=True)
+        self.db.close()
+
+    def _on_queue_put(self, topic: str) -> None:
+        loop = self._loop
+        if loop is None:
+            return
+        event = self._wake_executor if topic == EXECUTOR_TOPIC else self._wake_worker
+        try:
+            running = asyncio.get_running_loop()
+        except RuntimeError:
+            running = None
+        if running is loop:
+            event.set()
+        else:
+            loop.call_soon_threadsafe(event.set)
+
+    # -- flows ---------------------------------------------------------------------------------
+    def register_flow(self, flow: Flow, *, persist: bool = True) -> Flow:
+        """Store a validated flow (a new revision if its source changed) and keep it ready."""
+        if persist:
+            flow.revision = self.db.flows.save(flow.namespace, flow.id, flow.source, lock=flow.lock)
+        key = (flow.namespace, flow.id, flow.revision)
+        self._flows[key] = flow
+        self._executors[key] = Executor(flow, _Ports(self, flow), error_message=self._error_text)
+        return flow
+
+    def _executor_for(self, ex: Execution) -> Executor:
+        key = (ex.namespace, ex.flow_id, ex.flow_revision)
+        executor = self._executors.get(key)
+        if executor is None:
+            record = self.db.flows.get(ex.namespace, ex.flow_id, ex.flow_revision)
+            if record is None:
+                raise TercelError(f"flow {ex.namespace}.{ex.flow_id} revision {ex.flow_revision} is gone")
+            from tercel.flows import load_flow
+
+            flow = load_flow(record.source, self.plugins, name=f"{ex.namespace}.{ex.flow_id}")
+            flow.revision = record.revision
+            self.register_flow(flow, persist=False)
+            executor = self._executors[key]
+        return executor
+
+    def _error_text(self, exc: BaseException) -> str:
+        if isinstance(exc, TercelError | TaskFailed | ValueError):
+            return self.masker.mask(str(exc))
+        return self.masker.mask(f"{type(exc).__name__}: {exc}")
+
+    # -- executions ----------------------------------------------------------------------------
+    def variables(self, ex: Execution, flow: Flow, task_run: TaskRun | None) -> dict[str, Any]:
+        key = (ex.id, ex.version)
+        outputs = self._outputs_cache.get(key)
+        if outputs is None or ex.version == 0:
+            outputs = outputs_map(ex)
+            if ex.version:
+                self._outputs_cache = {key: outputs}
+        node_type = flow.tasks[task_run.task_id].type if task_run is not None and task_run.task_id in flow.tasks else None
+        variables = build_variables(
+            ex, flow.variables, task_run, task_type=node_type, envs=self.envs, outputs=outputs,
+            functions=execution_functions(self, ex),
+        )
+        final = ex.variables.get("__finalState")
+        if final:
+            variables["execution"]["state"] = final
+        return variables
+
+    def create_execution(
+        self,
+        flow: Flow,
+        inputs: Mapping[str, Any] | None = None,
+        *,
+        labels: Mapping[str, str] | None = None,
+        trigger: dict[str, Any] | None = None,
+    ) -> Execution:
+        """Validate the inputs, store a CREATED execution and queue its start."""
+        from tercel.inputs import resolve_inputs
+        from tercel.storage import input_file_uri
+
+        execution_id = new_id()
+
+        def store_file(input_id: str, filename: str, data: bytes) -> str:
+            uri = input_file_uri(flow.namespace, flow.id, execution_id, input_id, filename)
+            return self.storage.put(uri, data)
+
+        def render(value: Any, context: Mapping[str, Any]) -> Any:
+            return self.expressions.render_value(value, {**context, "flow": {"id": flow.id, "namespace": flow.namespace}})
+
+        typed_inputs = resolve_inputs(flow.inputs, dict(inputs or {}), render=render, store_file=store_file, on_secret=self.masker.add)
+        now = utcnow()
+        ex = Execution(
+            id=execution_id,
+            namespace=flow.namespace,
+            flow_id=flow.id,
+            flow_revision=flow.revision,
+            state=RunState.new(State.CREATED, now),
+            labels={**flow.labels, **dict(labels or {})},
+            inputs=typed_inputs,
+            plugins=dict(flow.lock),
+            trigger=trigger,
+        )
+        with self.db.transaction() as conn:
+            ex.version = self.db.executions.create(encode_header(ex), [], conn=conn)
+            self.db.queue.put(EXECUTOR_TOPIC, ion.dumps({"kind": "start", "execution": ex.id}), key=ex.id, conn=conn)
+        self._executions[ex.id] = ex
+        return ex
+
+    def kill(self, execution_id: str) -> None:
+        self.db.queue.put(EXECUTOR_TOPIC, ion.dumps({"kind": "kill", "execution": execution_id}), key=execution_id)
+
+    def get_execution(self, execution_id: str) -> Execution | None:
+        found = self.db.executions.get(execution_id)
+        if found is None:
+            return None
+        header, runs = found
+        from tercel.store import VERSION_KEY
+
+        return decode_execution(header, runs, header.pop(VERSION_KEY, 0))
+
+    async def wait(self, execution_id: str, timeout: float | None = None) -> Execution:
+        """Wait until the execution ends; returns it as stored."""
+        ex = self.get_execution(execution_id)
+        if ex is not None and ex.state.current.is_terminated:
+            return ex
+        fut: asyncio.Future[Execution] = asyncio.get_running_loop().create_future()
+        self._waiters.setdefault(execution_id, []).append(fut)
+        ex = self.get_execution(execution_id)
+        if ex is not None and ex.state.current.is_terminated:
+            return ex
+        return await asyncio.wait_for(fut, timeout)
+
+    def _load(self, execution_id: str, conn: Any) -> Execution | None:
+        from tercel.store import VERSION_KEY
+
+        cached = self._executions.get(execution_id)
+        found = self.db.executions.get(execution_id, conn=conn) if cached is None else None
+        if cached is not None:
+            return cached
+        if found is None:
+            return None
+        header, runs = found
+        ex = decode_execution(header, runs, header.pop(VERSION_KEY, 0))
+        self._executions[ex.id] = ex
+        return ex
+
+    # -- executor loop -------------------------------------------------------------------------
+    async def _executor_loop(self) -> None:
+        # after a restart: executions left RUNNING are re-settled once
+        await self._recover()
+        while not self._stopping:
+            self._wake_executor.clear()
+            jobs = self.db.queue.claim(EXECUTOR_TOPIC, self._consumer, limit=128, lease=LEASE)
+            if not jobs:
+                wait = self.db.queue.next_available_in(EXECUTOR_TOPIC)
+                with contextlib.suppress(asyncio.TimeoutError):
+                    await asyncio.wait_for(self._wake_executor.wait(), timeout=min(wait if wait is not None else 1.0, 1.0))
+                continue
+            by_execution: dict[str, list[Any]] = {}
+            for job in jobs:
+                by_execution.setdefault(job.key or "", []).append(job)
+            for execution_id, group in by_execution.items():
+                self._process(execution_id, group)
+            await asyncio.sleep(0)
+
+    async def _recover(self) -> None:
+        try:
+            running = self.db.executions.find(state="RUNNING", limit=1000)
+        except Exception:
+            return
+        for header in running:
+            if header["id"] in self._executions:
+                continue
+            self.db.queue.put(EXECUTOR_TOPIC, ion.dumps({"kind": "resume", "execution": header["id"]}), key=header["id"])
+
+    def _process(self, execution_id: str, jobs: list[Any]) -> None:
+        """Apply a batch of events to one execution in one transaction."""
+        from tercel.store import ConcurrentModification
+
+        finished: list[Execution] = []
+        try:
+            with self.db.transaction() as conn, self.db.lock_execution(execution_id, conn):
+                ex = self._load(execution_id, conn)
+                if ex is None:
+                    self.db.queue.ack([j.id for j in jobs], conn=conn)
+                    return
+                executor = self._executor_for(ex)
+                total = Step()
+                now = utcnow()
+                for job in jobs:
+                    event = ion.loads(job.payload)
+                    step = self._apply(executor, ex, event, now)
+                    total.changed.update(step.changed)
+                    total.effects.extend(step.effects)
+                    total.header_changed |= step.header_changed
+                if total.changed or total.header_changed:
+                    ex.version = self.db.executions.save(
+                        encode_header(ex),
+                        [encode_task_run(tr) for tr in total.changed.values()],
+                        expected_version=ex.version,
+                        conn=conn,
+                    )
+                self._carry_out(ex, total, conn)
+                self.db.queue.ack([j.id for j in jobs], conn=conn)
+                if total.finished:
+                    finished.append(ex)
+        except ConcurrentModification:
+            self._executions.pop(execution_id, None)  # someone else moved it: reload next time
+            for job in jobs:
+                self.db.queue.release(job.id)
+            return
+        except Exception as exc:  # a bug must not kill the loop; the execution fails visibly
+            self._executions.pop(execution_id, None)
+            self._record_crash(execution_id, exc)
+            self.db.queue.ack([j.id for j in jobs])
+            return
+        for ex in finished:
+            self._flush_logs()
+            self._executions.pop(ex.id, None)
+            for fut in self._waiters.pop(ex.id, []):
+                if not fut.done():
+                    fut.set_result(ex)
+
+    def _record_crash(self, execution_id: str, exc: BaseException) -> None:
+        import traceback
+
+        message = f"internal error while advancing the execution: {type(exc).__name__}: {exc}"
+        self._log(LogEntry(execution_id, None, None, None, "ERROR", utcnow(), message + "\n" + traceback.format_exc()))
+        ex = self.get_execution(execution_id)
+        if ex is None or ex.state.current.is_terminated:
+            return
+        ex.error = message
+        ex.state.to(State.FAILED, utcnow())
+        with contextlib.suppress(Exception):
+            self.db.executions.save(encode_header(ex), [], expected_version=ex.version)
+        for fut in self._waiters.pop(execution_id, []):
+            if not fut.done():
+                fut.set_result(ex)
+
+    def _apply(self, executor: Executor, ex: Execution, event: dict[str, Any], now: datetime) -> Step:
+        kind = event["kind"]
+        if kind == "start":
+            return executor.start(ex, now)
+        if kind == "started":
+            return executor.task_started(ex, event["taskRun"], event["attempt"], event["at"])
+        if kind == "result":
+            result = TaskResult(
+                task_run_id=event["taskRun"],
+                attempt=event["attempt"],
+                state=State(event["state"]),
+                started_at=event["startedAt"],
+                ended_at=event["endedAt"],
+                outputs=event.get("outputs"),
+                error=event.get("error"),
+                metrics=list(event.get("metrics") or ()),
+            )
+            return executor.task_finished(ex, result, now)
+        if kind == "retry":
+            return executor.retry_due(ex, event["taskRun"], now)
+        if kind == "kill":
+            return executor.kill(ex, now)
+        if kind == "resume":
+            return executor.resume_all(ex, now)
+        raise TercelError(f"unknown executor event {kind!r}")
+
+    def _carry_out(self, ex: Execution, step: Step, conn: Any) -> None:
+        jobs: list[bytes] = []
+        for effect in step.effects:
+            if isinstance(effect, Dispatch):
+                jobs.append(ion.dumps({"execution": ex.id, "taskRun": effect.task_run_id, "attempt": effect.attempt, "version": ex.version}))
+            elif isinstance(effect, Delay):
+                self.db.queue.put(
+                    EXECUTOR_TOPIC, ion.dumps({"kind": "retry", "execution": ex.id, "taskRun": effect.task_run_id}),
+                    key=ex.id, delay=effect.seconds, conn=conn,
+                )
+            elif isinstance(effect, Cancel):
+                for task, ctx in list(self._running.values()):
+                    if ctx is not None and ctx.task_run_id == effect.task_run_id:
+                        ctx.cancel()
+                        task.cancel()
+            elif isinstance(effect, LogEffect):
+                tr = ex.find(effect.task_run_id) if effect.task_run_id else None
+                self._log(LogEntry(ex.id, effect.task_run_id, effect.task_id, len(tr.attempts) if tr else None, effect.level, utcnow(), self.masker.mask(effect.message)))
+            elif isinstance(effect, Finished):
+                self._log(LogEntry(ex.id, None, None, None, "INFO" if effect.state.is_success_like else "ERROR", utcnow(), f"execution {ex.id} ended {effect.state.value}"))
+        if jobs:
+            self.db.queue.put_many(WORKER_TOPIC, jobs, keys=[ex.id] * len(jobs), conn=conn)
+
+    # -- worker --------------------------------------------------------------------------------
+    async def _worker_loop(self) -> None:
+        limit = self.settings.worker_concurrency
+        while not self._stopping:
+            self._wake_worker.clear()
+            room = limit - len(self._running)
+            jobs = self.db.queue.claim(WORKER_TOPIC, self._consumer, limit=room, lease=LEASE) if room > 0 else []
+            for job in jobs:
+                payload = ion.loads(job.payload)
+                task = asyncio.create_task(self._run_job(job, payload))
+                self._running[str(job.id)] = (task, None)  # the context is set when the job starts
+            if not jobs:
+                with contextlib.suppress(asyncio.TimeoutError):
+                    await asyncio.wait_for(self._wake_worker.wait(), timeout=1.0)
+            else:
+                await asyncio.sleep(0)
+
+    async def _heartbeat_loop(self) -> None:
+        while not self._stopping:
+            await asyncio.sleep(LEASE / 3)
+            ids = [int(k) for k in self._running]
+            if ids:
+                with contextlib.suppress(Exception):
+                    self.db.queue.extend(ids, LEASE)
+
+    def _worker_execution(self, payload: dict[str, Any]) -> Execution | None:
+        ex = self._executions.get(payload["execution"])
+        if ex is not None:
+            return ex
+        return self.get_execution(payload["execution"])
+
+    async def _run_job(self, job: Any, payload: dict[str, Any]) -> None:
+        started_at = utcnow()
+        ex = self._worker_execution(payload)
+        tr = ex.find(payload["taskRun"]) if ex is not None else None
+        if ex is None or tr is None or tr.state.current.is_terminated:
+            self.db.queue.ack([job.id])
+            self._running.pop(str(job.id), None)
+            return
+        attempt = int(payload["attempt"])
+        if tr.state.current is State.KILLING:  # killed before it started: report, don't run
+            with self.db.transaction() as conn:
+                self.db.queue.put(EXECUTOR_TOPIC, ion.dumps({
+                    "kind": "result", "execution": ex.id, "taskRun": tr.id, "attempt": attempt,
+                    "state": State.KILLED.value, "startedAt": started_at, "endedAt": utcnow(),
+                    "outputs": None, "error": "killed before it started", "metrics": [],
+                }), key=ex.id, conn=conn)
+                self.db.queue.ack([job.id], conn=conn)
+            self._running.pop(str(job.id), None)
+            return
+        executor = self._executor_for(ex)
+        node = executor.flow.tasks[tr.task_id]
+        variables = self.variables(ex, executor.flow, tr)
+
+        def emit(level: str, message: str) -> None:
+            self._log(LogEntry(ex.id, tr.id, tr.task_id, attempt, level, utcnow(), self.masker.mask(message)))
+
+        ctx = TaskRunContext(self, ex, tr, node, attempt, variables, emit)
+        current = asyncio.current_task()
+        assert current is not None
+        self._running[str(job.id)] = (current, ctx)
+        state, outputs, error = State.SUCCESS, None, None
+        started_sent = False
+
+        async def announce_started() -> None:
+            nonlocal started_sent
+            await asyncio.sleep(STARTED_EVENT_AFTER)
+            started_sent = True
+            self.db.queue.put(EXECUTOR_TOPIC, ion.dumps({"kind": "started", "execution": ex.id, "taskRun": tr.id, "attempt": attempt, "at": started_at}), key=ex.id)
+
+        announcer = asyncio.create_task(announce_started())
+        try:
+            outputs = await self._execute(node, ctx)
+        except asyncio.CancelledError:
+            state, error = State.KILLED, "killed"
+            if self._stopping:
+                announcer.cancel()
+                self._running.pop(str(job.id), None)
+                ctx.cleanup()
+                with contextlib.suppress(Exception):
+                    self.db.queue.release(job.id)  # handed back: runs again after a restart
+                return
+        except TaskWarning as exc:
+            state, error = State.WARNING, str(exc)
+            outputs = _outputs_dict(exc.outputs)
+            emit("WARN", str(exc))
+        except _Timeout as exc:
+            state, error = State.FAILED, str(exc)
+            emit("ERROR", str(exc))
+        except (TaskFailed, RenderError, TercelError) as exc:
+            state, error = State.FAILED, self.masker.mask(str(exc))
+            emit("ERROR", error)
+        except Exception as exc:
+            import traceback
+
+            state, error = State.FAILED, self.masker.mask(f"{type(exc).__name__}: {exc}")
+            emit("ERROR", error + "\n" + self.masker.mask(traceback.format_exc()))
+        finally:
+            announcer.cancel()
+            ctx.cleanup()
+        ended_at = utcnow()
+        event = {
+            "kind": "result",
+            "execution": ex.id,
+            "taskRun": tr.id,
+            "attempt": attempt,
+            "state": state.value,
+            "startedAt": started_at,
+            "endedAt": ended_at,
+            "outputs": outputs,
+            "error": error,
+            "metrics": ctx.metrics,
+        }
+        try:
+            data = ion.dumps(event)
+        except Exception as exc:
+            event.update(state=State.FAILED.value, outputs=None, error=f"task '{tr.task_id}' returned outputs that cannot be stored: {exc}")
+            data = ion.dumps(event)
+        self._flush_logs()
+        with self.db.transaction() as conn:
+            self.db.queue.put(EXECUTOR_TOPIC, data, key=ex.id, conn=conn)
+            self.db.queue.ack([job.id], conn=conn)
+        self._running.pop(str(job.id), None)
+
+    async def _execute(self, node: TaskNode, ctx: TaskRunContext) -> dict[str, Any] | None:
+        cls = self.plugins.load_class(node.type)
+        try:
+            task = cls.model_validate(node.spec)
+        except Exception as exc:
+            raise TercelError(f"task '{node.id}' is invalid for {node.type}: {exc}") from None
+        timeout = None
+        if getattr(task, "timeout", None) is not None:
+            timeout = ctx.render(task.timeout).total_seconds()
+        run = task.run
+        if inspect.iscoroutinefunction(run):
+            coro = run(ctx)
+        else:
+            loop = asyncio.get_running_loop()
+            coro = loop.run_in_executor(self._threads, run, ctx)
+        try:
+            result = await asyncio.wait_for(coro, timeout) if timeout is not None else await coro
+        except asyncio.TimeoutError:
+            ctx.cancel()
+            from datetime import timedelta
+
+            from tercel_sdk import format_duration
+
+            raise _Timeout(f"task '{node.id}' timed out after {format_duration(timedelta(seconds=timeout or 0))}") from None
+        return _outputs_dict(result)
+
+    # -- logs ----------------------------------------------------------------------------------
+    def _log(self, entry: LogEntry) -> None:
+        self._logs.append(entry)
+        if self.on_log is not None:
+            with contextlib.suppress(Exception):
+                self.on_log(entry)
+
+    def _flush_logs(self) -> None:
+        if not self._logs:
+            return
+        batch, self._logs = self._logs, []
+        try:
+            self.db.logs.append([e.to_row() for e in batch])
+        except Exception:
+            self._logs = batch + self._logs
+
+    async def _log_flush_loop(self) -> None:
+        while not self._stopping:
+            await asyncio.sleep(0.25)
+            self._flush_logs()
+
+    def logs(self, execution_id: str) -> list[dict[str, Any]]:
+        self._flush_logs()
+        return self.db.logs.find(execution_id)
+
+    def error_logs(self, execution_id: str) -> list[dict[str, Any]]:
+        self._flush_logs()
+        return [
+            {"taskId": e.get("task_id"), "message": e.get("message"), "timestamp": e.get("timestamp"), "level": e.get("level")}
+            for e in self.db.logs.find(execution_id, min_level="ERROR")
+        ]
+
+    # -- files ---------------------------------------------------------------------------------
+    def check_file_access(self, namespace: str, uri: str) -> None:
+        """A flow reads files of its own namespace (and its children), never another's."""
+        from tercel.storage import parse_uri
+
+        path = parse_uri(uri)
+        ns_path = "/" + namespace.replace(".", "/")
+        if not (path == ns_path or path.startswith(ns_path + "/")):
+            raise TercelError(f"namespace {namespace!r} may not read {uri!r}: it belongs to another namespace")
+
+    def read_for_execution(self, ex: Execution, uri: str) -> bytes:
+        self.check_file_access(ex.namespace, uri)
+        return self.storage.get_bytes(uri)
+
+
+class _Timeout(TercelError):
+    pass
+
+
+def _outputs_dict(result: Any) -> dict[str, Any] | None:
+    if result is None:
+        return None
+    if isinstance(result, Output):
+        return result.model_dump(by_alias=True, mode="python", exclude_none=False)
+    if isinstance(result, Mapping):
+        return dict(result)
+    raise TercelError(f"a task must return an Output, a dict or None, not {type(result).__name__}")

@@ -1,0 +1,658 @@
+"""Flow-control types (Kestra's `io.kestra.plugin.core.flow.*`): Sleep and the flowables.
+
+The flowables only decide: each `resolve` looks at the child task runs and returns the next
+ones to create and, once everything is done, the final state. The sequential and parallel
+semantics with `errors` and `finally` come from the SDK helpers, so the types stay small.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+from pydantic import Field, field_validator, model_validator
+from tercel_sdk import (
+    Duration,
+    Example,
+    FlowableContext,
+    FlowableResult,
+    FlowableTask,
+    NextTaskRun,
+    Output,
+    Property,
+    RunContext,
+    RunnableTask,
+    State,
+    TaskFailed,
+    TaskList,
+    TaskMap,
+    TaskRunView,
+    block_state,
+    format_duration,
+    resolve_parallel,
+    resolve_sequential,
+)
+
+from ._coerce import ConditionValue, is_truthy, to_value_string
+
+__all__ = [
+    "ForEach",
+    "If",
+    "IfOutput",
+    "Parallel",
+    "Sequential",
+    "Sleep",
+    "Switch",
+    "SwitchOutput",
+]
+
+_CANCEL_POLL_SECONDS = 0.2
+"""How often `Sleep` checks `ctx.is_cancelled()` (the worker may also cancel the coroutine)."""
+
+TaskSpecs = Sequence[Mapping[str, Any]]
+
+
+def _block_result(
+    ctx: FlowableContext,
+    tasks: TaskSpecs,
+    errors: TaskSpecs | None,
+    finally_: TaskSpecs | None,
+    *,
+    parallel: bool = False,
+    concurrency: int = 0,
+    outputs: Mapping[str, Any] | None = None,
+) -> FlowableResult:
+    """Next child runs of one block with its handlers, or its final state once all is done."""
+    if parallel:
+        nexts = resolve_parallel(ctx, tasks, errors, finally_, concurrency=concurrency)
+    else:
+        nexts = resolve_sequential(ctx, tasks, errors, finally_)
+    if nexts:
+        return FlowableResult(next=nexts, outputs=outputs)
+    state = block_state(ctx, tasks, errors, finally_, parallel=parallel)
+    return FlowableResult(state=state, outputs=outputs)
+
+
+# --------------------------------------------------------------------------------------- Sleep
+
+
+class Sleep(RunnableTask):
+    """Wait for a duration before going on.
+
+    The duration is an ISO 8601 duration (`PT5S`, `PT1M30S`). Waiting does not hold a worker
+    thread, and a killed or timed-out task run stops waiting at once.
+    """
+
+    type_name = "tercel.core.Sleep"
+    aliases = ("io.kestra.plugin.core.flow.Sleep",)
+    title = "Pause for a duration."
+    examples = (
+        Example(
+            title="Wait five seconds between two tasks.",
+            full=True,
+            code="""\
+id: sleep
+namespace: company.team
+
+tasks:
+  - id: before
+    type: tercel.core.Log
+    message: Going to sleep
+  - id: sleep
+    type: tercel.core.Sleep
+    duration: PT5S
+  - id: after
+    type: tercel.core.Log
+    message: Awake again
+""",
+        ),
+    )
+
+    duration: Property[Duration] = Field(description="How long to wait, e.g. PT5S.")
+
+    async def run(self, ctx: RunContext) -> None:
+        duration: timedelta = ctx.render(self.duration)
+        if duration < timedelta(0):
+            raise TaskFailed(f"duration must not be negative, got {format_duration(duration)}")
+        ctx.logger.info(f"Waiting for {format_duration(duration)}")
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + duration.total_seconds()
+        while True:
+            if ctx.is_cancelled():
+                raise TaskFailed("Sleep interrupted: the task run was killed or timed out")
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                return None
+            await asyncio.sleep(min(remaining, _CANCEL_POLL_SECONDS))
+
+
+# ---------------------------------------------------------------------- Sequential / Parallel
+
+
+class Sequential(FlowableTask):
+    """Run tasks one after the other.
+
+    On a failure the next tasks do not run; `errors` run in order, then `finally` (which also
+    runs after a success). The task ends in the worst state of its children.
+    """
+
+    type_name = "tercel.core.Sequential"
+    aliases = ("io.kestra.plugin.core.flow.Sequential", "io.kestra.core.tasks.flows.Sequential")
+    title = "Run tasks one after the other."
+    examples = (
+        Example(
+            title="Group tasks, with their own error handler.",
+            full=True,
+            code="""\
+id: sequential
+namespace: company.team
+
+tasks:
+  - id: sequential
+    type: tercel.core.Sequential
+    tasks:
+      - id: first
+        type: tercel.core.Return
+        format: "{{ task.id }} > {{ taskrun.startDate }}"
+      - id: second
+        type: tercel.core.Return
+        format: "{{ task.id }} > {{ taskrun.id }}"
+    errors:
+      - id: on_error
+        type: tercel.core.Log
+        level: ERROR
+        message: Something went wrong in the group
+  - id: last
+    type: tercel.core.Return
+    format: "{{ task.id }} > {{ taskrun.startDate }}"
+""",
+        ),
+    )
+
+    tasks: TaskList = Field(min_length=1, description="The tasks to run, in order.")
+
+    def resolve(self, ctx: FlowableContext) -> FlowableResult:
+        return _block_result(ctx, self.tasks, self.errors, self.finally_)
+
+
+class Parallel(FlowableTask):
+    """Run tasks at the same time.
+
+    At most `concurrent` tasks run at once (0: no limit). After a failure no new task starts;
+    the running ones finish, then `errors` and `finally` run in order.
+    """
+
+    type_name = "tercel.core.Parallel"
+    aliases = ("io.kestra.plugin.core.flow.Parallel", "io.kestra.core.tasks.flows.Parallel")
+    title = "Run tasks in parallel."
+    examples = (
+        Example(
+            title="Run six tasks, at most three at a time.",
+            full=True,
+            code="""\
+id: parallel
+namespace: company.team
+
+tasks:
+  - id: parallel
+    type: tercel.core.Parallel
+    concurrent: 3
+    tasks:
+      - id: t1
+        type: tercel.core.Sleep
+        duration: PT1S
+      - id: t2
+        type: tercel.core.Sleep
+        duration: PT1S
+      - id: t3
+        type: tercel.core.Sleep
+        duration: PT1S
+      - id: t4
+        type: tercel.core.Sleep
+        duration: PT1S
+      - id: t5
+        type: tercel.core.Sleep
+        duration: PT1S
+      - id: t6
+        type: tercel.core.Sleep
+        duration: PT1S
+  - id: last
+    type: tercel.core.Log
+    message: All done
+""",
+        ),
+    )
+
+    tasks: TaskList = Field(min_length=1, description="The tasks to run in parallel.")
+    concurrent: int = Field(
+        default=0, ge=0, description="How many tasks may run at once; 0 means no limit."
+    )
+
+    def resolve(self, ctx: FlowableContext) -> FlowableResult:
+        return _block_result(
+            ctx, self.tasks, self.errors, self.finally_, parallel=True, concurrency=self.concurrent
+        )
+
+
+# ------------------------------------------------------------------------------ If / Switch
+
+
+class IfOutput(Output):
+    """What `If` records: the branch it took, so it never changes during the run."""
+
+    evaluation_result: bool = Field(description="The condition, coerced to a boolean.")
+
+
+class If(FlowableTask):
+    """Run `then` when a condition is true, else `else`.
+
+    The condition is rendered and coerced like Kestra does: `false`, `0`, `-0`, an empty
+    string and null are false; everything else is true. It is evaluated once, when the task
+    starts, and kept as the output `evaluationResult`, so the branch cannot change midway even
+    if what the condition reads does. A false condition without `else` simply succeeds.
+    """
+
+    type_name = "tercel.core.If"
+    aliases = ("io.kestra.plugin.core.flow.If", "io.kestra.core.tasks.flows.If")
+    title = "Branch on a condition."
+    examples = (
+        Example(
+            title="Run one branch or the other depending on an input.",
+            full=True,
+            code="""\
+id: if
+namespace: company.team
+
+inputs:
+  - id: string
+    type: STRING
+    required: true
+
+tasks:
+  - id: if
+    type: tercel.core.If
+    condition: "{{ inputs.string == 'Condition' }}"
+    then:
+      - id: when_true
+        type: tercel.core.Log
+        message: Condition was true
+    else:
+      - id: when_false
+        type: tercel.core.Log
+        message: Condition was false
+""",
+        ),
+    )
+
+    condition: Property[ConditionValue] = Field(
+        description="The condition; false, 0, -0, '' and null are false, anything else is true."
+    )
+    then: TaskList = Field(min_length=1, description="The tasks to run when the condition is true.")
+    else_: TaskList | None = Field(
+        default=None, alias="else", description="The tasks to run when the condition is false."
+    )
+
+    @classmethod
+    def output_model(cls) -> type[Output] | None:
+        return IfOutput
+
+    def resolve(self, ctx: FlowableContext) -> FlowableResult:
+        pinned = ctx.task_run.outputs.get("evaluationResult")
+        outputs: dict[str, Any] | None = None
+        if isinstance(pinned, bool):
+            result = pinned
+        else:
+            result = is_truthy(ctx.render(self.condition))
+            outputs = {"evaluationResult": result}
+        branch = self.then if result else (self.else_ or [])
+        return _block_result(ctx, branch, self.errors, self.finally_, outputs=outputs)
+
+
+def _key_text(key: Any) -> str:
+    """A `cases` key as text, the way YAML read by Kestra makes it (`200:` is "200")."""
+    if isinstance(key, bool):
+        return "true" if key else "false"
+    if key is None:
+        return "null"
+    return str(key)
+
+
+class SwitchOutput(Output):
+    """What `Switch` records: the rendered value and whether `defaults` ran."""
+
+    value: str = Field(description="The rendered value.")
+    defaults: bool = Field(description="True when no case matched (the `defaults` branch).")
+
+
+class Switch(FlowableTask):
+    """Run the tasks of the case matching a value, else the `defaults`.
+
+    `value` is rendered to text and compared with the keys of `cases`. With no matching case the
+    `defaults` run; with no matching case and no `defaults` the task fails, as in Kestra. The
+    value is rendered once and kept as the output `value`, so the branch never changes midway.
+    """
+
+    type_name = "tercel.core.Switch"
+    aliases = ("io.kestra.plugin.core.flow.Switch", "io.kestra.core.tasks.flows.Switch")
+    title = "Branch on a value."
+    examples = (
+        Example(
+            title="Pick a branch from an input.",
+            full=True,
+            code="""\
+id: switch
+namespace: company.team
+
+inputs:
+  - id: string
+    type: STRING
+    required: true
+
+tasks:
+  - id: switch
+    type: tercel.core.Switch
+    value: "{{ inputs.string }}"
+    cases:
+      FIRST:
+        - id: first
+          type: tercel.core.Return
+          format: "{{ task.id }} > {{ taskrun.startDate }}"
+      SECOND:
+        - id: second
+          type: tercel.core.Return
+          format: "{{ task.id }} > {{ taskrun.startDate }}"
+    defaults:
+      - id: default
+        type: tercel.core.Return
+        format: "{{ task.id }} > {{ taskrun.startDate }}"
+""",
+        ),
+    )
+
+    value: Property[str] = Field(description="The value to match against the keys of `cases`.")
+    cases: TaskMap | None = Field(
+        default=None, description="Tasks to run, by the value that selects them."
+    )
+    defaults: TaskList | None = Field(
+        default=None, description="Tasks to run when no case matches the value."
+    )
+
+    @field_validator("cases", mode="before")
+    @classmethod
+    def _keys_as_text(cls, value: Any) -> Any:
+        # YAML reads `200:` or `true:` as a number or a bool; a case key is always text.
+        if isinstance(value, Mapping):
+            return {_key_text(k): v for k, v in value.items()}
+        return value
+
+    @model_validator(mode="after")
+    def _has_a_branch(self) -> Switch:
+        if not self.cases and not self.defaults:
+            raise ValueError("a Switch needs at least one of `cases` or `defaults`")
+        if self.value.raw in ("", None):
+            raise ValueError("`value` must not be empty")
+        return self
+
+    @classmethod
+    def output_model(cls) -> type[Output] | None:
+        return SwitchOutput
+
+    def resolve(self, ctx: FlowableContext) -> FlowableResult:
+        pinned = ctx.task_run.outputs
+        cases = self.cases or {}
+        outputs: dict[str, Any] | None = None
+        if isinstance(pinned.get("value"), str) and "defaults" in pinned:
+            value: str = pinned["value"]
+        else:
+            value = ctx.render(self.value)
+            outputs = {"value": value, "defaults": value not in cases}
+        branch = cases.get(value)
+        if branch is None:
+            if self.defaults is None:
+                # Kestra ends such a Switch FAILED; the outputs say why (`defaults: true`).
+                return FlowableResult(state=State.FAILED, outputs=outputs)
+            branch = self.defaults
+        return _block_result(ctx, branch, self.errors, self.finally_, outputs=outputs)
+
+
+# ----------------------------------------------------------------------------------- ForEach
+
+
+@dataclass
+class _Progress:
+    """Where one sequential block (an iteration, `errors`, `finally`) stands."""
+
+    next_task: Mapping[str, Any] | None = None
+    started: bool = False
+    running: bool = False
+    done: bool = False
+    failed: bool = False
+    states: list[State] = field(default_factory=list)
+
+
+def _enabled(tasks: TaskSpecs | None) -> list[Mapping[str, Any]]:
+    return [t for t in tasks or () if not t.get("disabled")]
+
+
+def _progress(tasks: Sequence[Mapping[str, Any]], runs: Sequence[TaskRunView]) -> _Progress:
+    """The SDK's sequential rule on pre-grouped runs (one pass over the children per resolve)."""
+    latest: dict[str, TaskRunView] = {}
+    for run in runs:
+        latest[run.task_id] = run  # a restarted task has several runs: the last one counts
+    states = [r.state for r in latest.values()]
+    started = bool(latest)
+    if any(not s.is_terminated for s in states):
+        return _Progress(started=started, running=True, states=states)
+    if any(s.is_failed for s in states):
+        return _Progress(started=started, done=True, failed=True, states=states)
+    for task in tasks:
+        if task["id"] not in latest:
+            return _Progress(next_task=task, started=started, states=states)
+    return _Progress(started=started, done=True, states=states)
+
+
+class ForEach(FlowableTask):
+    """Run a group of tasks for each value of a list.
+
+    `values` is a list, or a JSON array as text, or an expression rendering to either. Duplicate
+    values are run once and null values are refused, as in Kestra. For each value the `tasks`
+    run one after the other; their task runs carry the value as `taskrun.value` (text as-is,
+    anything else as JSON) and its index as `taskrun.iteration`. Nested tasks read it as
+    `parent.taskrun.value`.
+
+    Up to `concurrencyLimit` iterations run at once (1: one after the other, 0: all at once);
+    wrap the tasks in a `Parallel` to run them in parallel inside an iteration. After a failure
+    no new task starts; the running ones finish, then `errors` and `finally` run once each.
+    """
+
+    type_name = "tercel.core.ForEach"
+    aliases = ("io.kestra.plugin.core.flow.ForEach",)
+    title = "Run tasks for each value of a list."
+    examples = (
+        Example(
+            title=(
+                "`taskrun.value` is the value of the direct children (`before_if`, `if`); a "
+                "task nested deeper (`after_if`) reads it as `parent.taskrun.value`."
+            ),
+            full=True,
+            code="""\
+id: for_loop_example
+namespace: company.team
+
+tasks:
+  - id: for_each
+    type: tercel.core.ForEach
+    values: ["value 1", "value 2", "value 3"]
+    tasks:
+      - id: before_if
+        type: tercel.core.Return
+        format: "Before if {{ taskrun.value }}"
+      - id: if
+        type: tercel.core.If
+        condition: '{{ taskrun.value == "value 2" }}'
+        then:
+          - id: after_if
+            type: tercel.core.Return
+            format: "After if {{ parent.taskrun.value }}"
+""",
+        ),
+        Example(
+            title="Two iterations at a time, over a YAML list.",
+            full=True,
+            code="""\
+id: for_each_value
+namespace: company.team
+
+tasks:
+  - id: for_each
+    type: tercel.core.ForEach
+    values:
+      - value 1
+      - value 2
+      - value 3
+      - value 4
+    concurrencyLimit: 2
+    tasks:
+      - id: return
+        type: tercel.core.Return
+        format: "{{ task.id }} with value '{{ taskrun.value }}' (iteration {{ taskrun.iteration }})"
+""",
+        ),
+        Example(
+            title="Run the tasks of each iteration in parallel, two iterations at a time.",
+            full=True,
+            code="""\
+id: parallel_tasks_example
+namespace: company.team
+
+tasks:
+  - id: for_each
+    type: tercel.core.ForEach
+    values: [1, 2, 3, 4, 5, 6]
+    concurrencyLimit: 2
+    tasks:
+      - id: parallel
+        type: tercel.core.Parallel
+        tasks:
+          - id: log
+            type: tercel.core.Log
+            message: Processing {{ parent.taskrun.value }}
+          - id: sleep
+            type: tercel.core.Sleep
+            duration: PT1S
+""",
+        ),
+    )
+
+    values: Property[list[Any] | str] = Field(
+        description="The values to iterate over: a list, a JSON array, or an expression."
+    )
+    concurrency_limit: int = Field(
+        default=1,
+        ge=0,
+        description="How many iterations may run at once: 1 runs them one after the other, "
+        "0 runs them all at once.",
+    )
+    tasks: TaskList = Field(min_length=1, description="The tasks to run for each value, in order.")
+
+    @field_validator("values")
+    @classmethod
+    def _no_literal_null(cls, value: Property[Any]) -> Property[Any]:
+        if isinstance(value.raw, list) and any(v is None for v in value.raw):
+            raise ValueError("values must not contain null")
+        return value
+
+    def resolve(self, ctx: FlowableContext) -> FlowableResult:
+        values = self._rendered_values(ctx)
+        tasks = _enabled(self.tasks)
+        errors, finally_ = _enabled(self.errors), _enabled(self.finally_)
+        main_ids = {t["id"] for t in tasks}
+        error_ids, finally_ids = {t["id"] for t in errors}, {t["id"] for t in finally_}
+
+        by_value: dict[str, list[TaskRunView]] = {}
+        error_runs: list[TaskRunView] = []
+        finally_runs: list[TaskRunView] = []
+        for run in ctx.children():
+            if run.task_id in main_ids:
+                by_value.setdefault(to_value_string(run.value), []).append(run)
+            elif run.task_id in error_ids:
+                error_runs.append(run)
+            elif run.task_id in finally_ids:
+                finally_runs.append(run)
+
+        iterations = [_progress(tasks, by_value.get(v, ())) for v in values]
+        failed = any(p.failed for p in iterations)
+        if failed:
+            # stop: nothing new starts, the running task runs finish first
+            if any(p.running for p in iterations):
+                return FlowableResult()
+        else:
+            nexts = self._next_iterations(values, iterations)
+            if nexts:
+                return FlowableResult(next=nexts)
+            if not all(p.done for p in iterations):
+                return FlowableResult()
+
+        states = [s for p in iterations for s in p.states]
+        handlers = [(errors, error_runs)] if failed and errors else []
+        handlers.append((finally_, finally_runs))
+        for block, runs in handlers:
+            handler = _progress(block, runs)
+            if handler.next_task is not None:
+                return FlowableResult(next=[NextTaskRun(handler.next_task, value=None)])
+            if not handler.done:
+                return FlowableResult()
+            states += handler.states
+        return FlowableResult(state=State.worst(states))
+
+    def _next_iterations(self, values: list[str], iterations: list[_Progress]) -> list[NextTaskRun]:
+        """Advance the running iterations, then start new ones while there is room."""
+        nexts: list[NextTaskRun] = []
+        active = 0
+        for index, (value, p) in enumerate(zip(values, iterations, strict=True)):
+            if p.started and not p.done:
+                active += 1
+                if p.next_task is not None:
+                    nexts.append(NextTaskRun(p.next_task, value=value, iteration=index))
+        room = len(values) if self.concurrency_limit == 0 else self.concurrency_limit - active
+        for index, (value, p) in enumerate(zip(values, iterations, strict=True)):
+            if room <= 0:
+                break
+            if not p.started and p.next_task is not None:
+                nexts.append(NextTaskRun(p.next_task, value=value, iteration=index))
+                room -= 1
+        return nexts
+
+    def _rendered_values(self, ctx: FlowableContext) -> list[str]:
+        """The distinct loop values as text, in order (Kestra matches task runs by value)."""
+        rendered = ctx.render(self.values.raw)
+        if isinstance(rendered, str):
+            try:
+                rendered = json.loads(rendered)
+            except ValueError:
+                raise TaskFailed(
+                    f"values must render to a list or a JSON array, got {_preview(rendered)}"
+                ) from None
+        if isinstance(rendered, Mapping):
+            raise TaskFailed(f"values must be a list, not a map: {_preview(rendered)}")
+        if not isinstance(rendered, list | tuple):
+            raise TaskFailed(f"values must be a list, got {_preview(rendered)}")
+        out: list[str] = []
+        seen: set[str] = set()
+        for item in rendered:
+            if item is None:
+                raise TaskFailed(f"found a null value inside the iteration values {_preview(rendered)}")
+            text = to_value_string(item)
+            if text not in seen:
+                seen.add(text)
+                out.append(text)
+        return out
+
+
+def _preview(value: Any, limit: int = 120) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."

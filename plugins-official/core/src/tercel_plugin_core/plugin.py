@@ -1,0 +1,28 @@
+"""Entry point of tercel-plugin-core (`tercel.plugins` group): registers the core task types.
+
+Kept light on purpose: discovery imports this module, and the type modules are imported only
+when the hook is called (the core reads the shipped manifest to list and validate types).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from tercel_sdk import hookimpl
+
+if TYPE_CHECKING:
+    from tercel_sdk import Task
+
+__all__ = ["tercel_task_types"]
+
+
+@hookimpl
+def tercel_task_types() -> list[type[Task]]:
+    """The task types of this plugin."""
+    from .debug import Return
+    from .execution import Fail
+    from .flow import ForEach, If, Parallel, Sequential, Sleep, Switch
+    from .log import Log
+    from .output import OutputValues
+
+    return [Log, Return, OutputValues, Fail, Sleep, Sequential, Parallel, If, Switch, ForEach]

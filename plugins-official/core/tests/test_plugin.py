@@ -1,0 +1,132 @@
+"""The plugin as the core sees it: entry point, shipped manifest, type metadata and examples."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+import zipfile
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import pytest
+from tercel_plugin_core.plugin import tercel_task_types
+from tercel_sdk import FlowableTask, RunnableTask
+from tercel_sdk.manifest import MANIFEST_FILENAME, generate_manifest, manifest_path_for
+
+PLUGIN_ROOT = Path(__file__).resolve().parents[1]
+TYPES = tercel_task_types()
+EXPECTED_NAMES = {
+    "Log": "log",
+    "Return": "debug",
+    "OutputValues": "output",
+    "Fail": "execution",
+    "Sleep": "flow",
+    "Sequential": "flow",
+    "Parallel": "flow",
+    "If": "flow",
+    "Switch": "flow",
+    "ForEach": "flow",
+}
+
+
+def test_every_core_type_is_registered_once():
+    assert sorted(cls.__name__ for cls in TYPES) == sorted(EXPECTED_NAMES)
+    names = [name for cls in TYPES for name in cls.all_names()]
+    assert len(names) == len(set(names))
+
+
+@pytest.mark.parametrize("cls", TYPES, ids=lambda c: c.__name__)
+def test_type_names_follow_tercel_and_kestra(cls):
+    name = cls.__name__
+    assert cls.type_name == f"tercel.core.{name}"
+    assert cls.__module__ == f"tercel_plugin_core.{EXPECTED_NAMES[name]}"
+    assert cls.aliases[0] == f"io.kestra.plugin.core.{EXPECTED_NAMES[name]}.{name}"
+    assert all(a.startswith("io.kestra.core.tasks.") for a in cls.aliases[1:])
+
+
+@pytest.mark.parametrize("cls", TYPES, ids=lambda c: c.__name__)
+def test_types_are_documented(cls):
+    assert cls.title and cls.describe()
+    assert cls.examples and all(e.full and e.code.startswith("id: ") for e in cls.examples)
+    for name, field in cls.model_fields.items():
+        assert field.description, f"{cls.__name__}.{name} has no description"
+
+
+def test_shipped_manifest_is_up_to_date():
+    """Regenerate with: .venv/bin/python -m tercel_sdk.manifest tercel_plugin_core.plugin --write"""
+    shipped_path = manifest_path_for("tercel_plugin_core.plugin")
+    assert shipped_path == PLUGIN_ROOT / "src" / "tercel_plugin_core" / MANIFEST_FILENAME
+    shipped = json.loads(shipped_path.read_text(encoding="utf-8"))
+    fresh = generate_manifest(
+        "tercel_plugin_core.plugin",
+        distribution="tercel-plugin-core",
+        version=metadata.version("tercel-plugin-core"),
+    )
+    assert shipped == json.loads(json.dumps(fresh)), (
+        "the shipped manifest is stale: run "
+        "`.venv/bin/python -m tercel_sdk.manifest tercel_plugin_core.plugin --write`"
+    )
+
+
+def test_entry_point_is_declared_and_light():
+    eps = [ep for ep in metadata.entry_points(group="tercel.plugins") if ep.name == "core"]
+    assert [ep.value for ep in eps] == ["tercel_plugin_core.plugin"]
+    code = (
+        "import sys, tercel_plugin_core.plugin as p\n"
+        "loaded = sorted(m for m in sys.modules if m.startswith('tercel_plugin_core.'))\n"
+        "assert loaded == ['tercel_plugin_core.plugin'], loaded\n"
+        "p.tercel_task_types()\n"
+        "assert 'tercel_plugin_core.flow' in sys.modules\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def _tasks_in(value: Any) -> list[dict[str, Any]]:
+    """Every task dict of a flow document, nested ones included."""
+    found: list[dict[str, Any]] = []
+    if isinstance(value, dict):
+        if "id" in value and "type" in value and isinstance(value["type"], str):
+            found.append(value)
+        for v in value.values():
+            found += _tasks_in(v)
+    elif isinstance(value, list):
+        for v in value:
+            found += _tasks_in(v)
+    return found
+
+
+@pytest.mark.parametrize(
+    ("cls", "index"),
+    [(cls, i) for cls in TYPES for i in range(len(cls.examples))],
+    ids=lambda x: x.__name__ if isinstance(x, type) else str(x),
+)
+def test_examples_are_valid_flows(cls, index, task):
+    yaml = pytest.importorskip("ruamel.yaml")
+    flow = yaml.YAML(typ="safe").load(cls.examples[index].code)
+    assert {"id", "namespace", "tasks"} <= set(flow)
+    tasks = _tasks_in(flow["tasks"])
+    assert cls.type_name in {t["type"] for t in tasks}
+    for spec in tasks:
+        instance = task(spec)
+        assert isinstance(instance, FlowableTask | RunnableTask)
+
+
+@pytest.mark.slow
+def test_wheel_ships_the_manifest(tmp_path):
+    uv = shutil.which("uv") or next(
+        (str(p) for p in (PLUGIN_ROOT.parents[1] / ".tools" / "bin" / "uv",) if p.exists()), None
+    )
+    if uv is None:
+        pytest.skip("uv is not available to build the wheel")
+    subprocess.run(
+        [uv, "build", "--wheel", "--quiet", str(PLUGIN_ROOT), "-o", str(tmp_path)],
+        check=True,
+        timeout=300,
+    )
+    (wheel,) = tmp_path.glob("*.whl")
+    names = zipfile.ZipFile(wheel).namelist()
+    assert f"tercel_plugin_core/{MANIFEST_FILENAME}" in names
+    assert "tercel_plugin_core/plugin.py" in names
