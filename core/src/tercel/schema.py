@@ -59,18 +59,15 @@ def flow_json_schema(plugins: PluginManager) -> dict[str, Any]:
         else:
             task_cases.append(case)
             task_names += names
-    defs["Task"] = {
-        "type": "object",
-        "required": ["id", "type"],
-        "properties": {"id": {"type": "string"}, "type": {"enum": sorted(task_names)}},
-        "allOf": task_cases,
-    }
-    defs["Trigger"] = {
-        "type": "object",
-        "required": ["id", "type"],
-        "properties": {"id": {"type": "string"}, "type": {"enum": sorted(trigger_names)}},
-        "allOf": trigger_cases,
-    }
+    for def_name, names, cases in (("Task", task_names, task_cases), ("Trigger", trigger_names, trigger_cases)):
+        definition: dict[str, Any] = {
+            "type": "object",
+            "required": ["id", "type"],
+            "properties": {"id": {"type": "string"}, "type": {"enum": sorted(names)} if names else {"type": "string"}},
+        }
+        if cases:
+            definition["allOf"] = cases
+        defs[def_name] = definition
     tasks = {"type": "array", "items": {"$ref": "#/$defs/Task"}}
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",

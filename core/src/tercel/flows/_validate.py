@@ -182,6 +182,7 @@ def validate_flow(
         defaults = []
 
     flow_tasks: dict[str, TaskNode] = {}
+    seen_ids: dict[str, tuple[str | int, ...]] = {}
     lock: dict[str, dict[str, str]] = {}
     spec = dict(data)
 
@@ -207,8 +208,11 @@ def validate_flow(
             add("task is missing its 'id'" if task_id is None else f"task id must be a string, got {_kind(task_id)}", path if task_id is None else (*path, "id"))
         elif not TASK_ID.match(task_id):
             add(f"task id {task_id!r} may only contain letters, digits, '_' and '-', and must start with a letter or digit", (*path, "id"))
-        elif task_id in flow_tasks:
-            add(f"duplicate task id {task_id!r} (first at {'.'.join(map(str, flow_tasks[task_id].path))})", (*path, "id"), "task ids must be unique in a flow")
+        elif task_id in seen_ids:
+            first = parsed.position(seen_ids[task_id])
+            add(f"duplicate task id {task_id!r}" + (f" (first used on line {first.line})" if first else ""), (*path, "id"), "task ids must be unique in a flow")
+        else:
+            seen_ids[task_id] = (*path, "id")
         if not isinstance(type_name, str):
             add("task is missing its 'type'" if type_name is None else f"task type must be a string, got {_kind(type_name)}", path if type_name is None else (*path, "type"))
             return task

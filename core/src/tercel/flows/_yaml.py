@@ -164,8 +164,9 @@ def parse_yaml(source: str | bytes, name: str | None = None) -> ParsedYaml:
             source = source.decode("utf-8")
         except UnicodeDecodeError as exc:
             raise FlowSyntaxError([Problem(f"flow source is not UTF-8 text ({exc.reason} at byte {exc.start})", source=name)]) from None
-    if len(source.encode("utf-8")) > MAX_SOURCE_BYTES:
-        raise FlowSyntaxError([Problem(f"flow source is larger than {MAX_SOURCE_BYTES} bytes", source=name)])
+    size = len(source.encode("utf-8"))
+    if size > MAX_SOURCE_BYTES:
+        raise FlowSyntaxError([Problem(f"flow source is {size} bytes; the limit is {MAX_SOURCE_BYTES}", source=name)])
     from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
     try:

@@ -535,6 +535,7 @@ class Runtime:
         executor = self._executor_for(ex)
         node = executor.flow.tasks[tr.task_id]
         variables = self.variables(ex, executor.flow, tr)
+        variables["taskrun"]["attemptsCount"] = attempt  # Kestra counts the running attempt
 
         def emit(level: str, message: str) -> None:
             self._log(LogEntry(ex.id, tr.id, tr.task_id, attempt, level, utcnow(), self.masker.mask(message)))
