@@ -159,6 +159,7 @@ class Runtime:
         self._stopping = False
         self._loop: asyncio.AbstractEventLoop | None = None
         self._outputs_cache: dict[tuple[str, int], dict[str, Any]] = {}
+        self._conn: Any = None  # the open transaction while an execution is advanced (one per thread)
 
     # -- lifecycle -----------------------------------------------------------------------------
     async def __aenter__(self) -> Runtime:
@@ -228,7 +229,7 @@ class Runtime:
         key = (ex.namespace, ex.flow_id, ex.flow_revision)
         executor = self._executors.get(key)
         if executor is None:
-            record = self.db.flows.get(ex.namespace, ex.flow_id, ex.flow_revision)
+            record = self.db.flows.get(ex.namespace, ex.flow_id, ex.flow_revision, conn=self._conn)
             if record is None:
                 raise TercelError(f"flow {ex.namespace}.{ex.flow_id} revision {ex.flow_revision} is gone")
             from tercel.flows import load_flow
@@ -376,6 +377,7 @@ class Runtime:
         finished: list[Execution] = []
         try:
             with self.db.transaction() as conn, self.db.lock_execution(execution_id, conn):
+                self._conn = conn
                 ex = self._load(execution_id, conn)
                 if ex is None:
                     self.db.queue.ack([j.id for j in jobs], conn=conn)
@@ -400,12 +402,15 @@ class Runtime:
                 self.db.queue.ack([j.id for j in jobs], conn=conn)
                 if total.finished:
                     finished.append(ex)
+            self._conn = None
         except ConcurrentModification:
+            self._conn = None
             self._executions.pop(execution_id, None)  # someone else moved it: reload next time
             for job in jobs:
                 self.db.queue.release(job.id)
             return
         except Exception as exc:  # a bug must not kill the loop; the execution fails visibly
+            self._conn = None
             self._executions.pop(execution_id, None)
             self._record_crash(execution_id, exc)
             self.db.queue.ack([j.id for j in jobs])
@@ -659,10 +664,12 @@ class Runtime:
         return self.db.logs.find(execution_id)
 
     def error_logs(self, execution_id: str) -> list[dict[str, Any]]:
-        self._flush_logs()
+        """ERROR logs of an execution: stored ones, then those not flushed yet."""
+        stored = self.db.logs.find(execution_id, min_level="ERROR", conn=self._conn)
+        pending = [e.to_row() for e in self._logs if e.execution_id == execution_id and e.level == "ERROR"]
         return [
             {"taskId": e.get("task_id"), "message": e.get("message"), "timestamp": e.get("timestamp"), "level": e.get("level")}
-            for e in self.db.logs.find(execution_id, min_level="ERROR")
+            for e in [*stored, *pending]
         ]
 
     # -- files ---------------------------------------------------------------------------------
