@@ -181,7 +181,9 @@ class Executor:
             tr.state.to(State.RUNNING, result.started_at)
         attempt.state.to(result.state, result.ended_at)
         attempt.metrics = list(result.metrics)
-        tr.outputs = dict(result.outputs) if result.outputs else tr.outputs
+        if result.outputs:
+            tr.outputs = dict(result.outputs)
+            ex.outputs_revision += 1
         tr.error = result.error
         step.changed[tr.id] = tr
         node = self.flow.tasks[tr.task_id]
@@ -367,6 +369,7 @@ class Executor:
             return
         if result.outputs is not None and result.outputs != tr.outputs:
             tr.outputs = dict(result.outputs)
+            ex.outputs_revision += 1
             step.changed[tr.id] = tr
         if result.next:
             for nxt in result.next:

@@ -154,6 +154,8 @@ class Execution:
     trigger: dict[str, Any] | None = None
     error: str | None = None
     version: int = 0
+    outputs_revision: int = field(default=0, repr=False)
+    """Bumped whenever a task run's outputs change: lets callers cache `outputs.*`."""
     _index: dict[str, TaskRun] = field(default_factory=dict, repr=False)
     _children: dict[str | None, list[TaskRun]] = field(default_factory=dict, repr=False)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from ._model import Execution, TaskRun, iso
+from ._model import Execution, TaskRun
 
 __all__ = ["build_variables", "outputs_map", "stringify_value"]
 
@@ -52,7 +52,7 @@ def outputs_map(execution: Execution) -> dict[str, Any]:
 def _taskrun_vars(tr: TaskRun) -> dict[str, Any]:
     return {
         "id": tr.id,
-        "startDate": iso(tr.state.start_date),
+        "startDate": tr.state.start_date,
         "attemptsCount": len(tr.attempts),
         "parentId": tr.parent_task_run_id,
         "value": tr.value,
@@ -80,7 +80,7 @@ def build_variables(
         },
         "execution": {
             "id": execution.id,
-            "startDate": iso(execution.state.start_date),
+            "startDate": execution.state.start_date,
             "originalId": execution.id,
             "state": execution.state.current.value,
         },

@@ -158,7 +158,7 @@ class Runtime:
         self._tasks: list[asyncio.Task[Any]] = []
         self._stopping = False
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._outputs_cache: dict[tuple[str, int], dict[str, Any]] = {}
+        self._outputs_cache: dict[tuple[str, int, int, int], dict[str, Any]] = {}
         self._conn: Any = None  # the open transaction while an execution is advanced (one per thread)
 
     # -- lifecycle -----------------------------------------------------------------------------
@@ -247,12 +247,13 @@ class Runtime:
 
     # -- executions ----------------------------------------------------------------------------
     def variables(self, ex: Execution, flow: Flow, task_run: TaskRun | None) -> dict[str, Any]:
-        key = (ex.id, ex.version)
+        key = (ex.id, id(ex), ex.outputs_revision, len(ex.task_runs))
         outputs = self._outputs_cache.get(key)
-        if outputs is None or ex.version == 0:
+        if outputs is None:
             outputs = outputs_map(ex)
-            if ex.version:
-                self._outputs_cache = {key: outputs}
+            if len(self._outputs_cache) > 256:
+                self._outputs_cache.clear()
+            self._outputs_cache[key] = outputs
         node_type = flow.tasks[task_run.task_id].type if task_run is not None and task_run.task_id in flow.tasks else None
         variables = build_variables(
             ex, flow.variables, task_run, task_type=node_type, envs=self.envs, outputs=outputs,
