@@ -9,8 +9,8 @@ runs. Regenerate it with `python -m tercel_sdk.manifest <entry-point module> --w
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import importlib
+import importlib.util
 import json
 import re
 import sys
@@ -18,6 +18,9 @@ from collections.abc import Iterable
 from pathlib import Path
 from types import ModuleType
 from typing import Any, get_args, get_origin
+
+from pydantic.fields import FieldInfo
+from pydantic_core import PydanticSerializationError, to_jsonable_python
 
 from ._property import Property
 from ._task import FlowableTask, PluginType, task_slots
@@ -47,6 +50,19 @@ def _is_property(annotation: Any) -> bool:
     return any(_is_property(a) for a in get_args(annotation) or ())
 
 
+def _default_json(field: FieldInfo, schema_prop: dict[str, Any]) -> Any:
+    """A field's default as the JSON a flow would write (`PT1M` for a timedelta, not its repr)."""
+    if "default" in schema_prop:  # serialized by pydantic with the field's own serializer
+        return schema_prop["default"]
+    default = field.get_default(call_default_factory=True)
+    if isinstance(default, Property):
+        default = default.raw
+    try:
+        return to_jsonable_python(default)
+    except PydanticSerializationError:
+        return repr(default)
+
+
 def describe_type(cls: type[PluginType]) -> dict[str, Any]:
     """Everything known about one type without running it: names, docs, schema, outputs."""
     if not cls.type_name or not _TYPE_NAME.match(cls.type_name):
@@ -63,6 +79,7 @@ def describe_type(cls: type[PluginType]) -> dict[str, Any]:
     if description:
         schema["description"] = description
     props: dict[str, Any] = {}
+    schema_props = schema.get("properties", {})
     for name, field in cls.model_fields.items():
         alias = field.alias or name
         props[alias] = {
@@ -71,17 +88,22 @@ def describe_type(cls: type[PluginType]) -> dict[str, Any]:
             "description": field.description or "",
         }
         if not field.is_required():
-            default = field.get_default(call_default_factory=True)
-            if isinstance(default, Property):
-                default = default.raw
-            try:
-                json.dumps(default)
-                props[alias]["default"] = default
-            except TypeError:
-                props[alias]["default"] = repr(default)
+            props[alias]["default"] = _default_json(field, schema_props.get(alias, {}))
     slots = {
         (cls.model_fields[n].alias or n): s.kind for n, s in task_slots(cls).items()
     }
+    # a task slot's JSON Schema is fixed by TaskList/TaskMap; keep its length constraints
+    for name in task_slots(cls):
+        field = cls.model_fields[name]
+        alias = field.alias or name
+        for meta in field.metadata:
+            minimum = getattr(meta, "min_length", None)
+            if minimum is not None and alias in schema.get("properties", {}):
+                target = schema["properties"][alias]
+                branches = target.get("anyOf", [target])
+                for branch in branches:
+                    if branch.get("type") in ("array", "object"):
+                        branch["minItems" if branch["type"] == "array" else "minProperties"] = minimum
     outputs = None
     if hasattr(cls, "output_model"):
         model = cls.output_model()

@@ -612,6 +612,7 @@ class Runtime:
             self.db.queue.put(EXECUTOR_TOPIC, data, key=ex.id, conn=conn)
             self.db.queue.ack([job.id], conn=conn)
         self._running.pop(str(job.id), None)
+        self._wake_worker.set()  # a slot is free: claim more
 
     async def _execute(self, node: TaskNode, ctx: TaskRunContext) -> dict[str, Any] | None:
         cls = self.plugins.load_class(node.type)
@@ -676,11 +677,11 @@ class Runtime:
     # -- files ---------------------------------------------------------------------------------
     def check_file_access(self, namespace: str, uri: str) -> None:
         """A flow reads files of its own namespace (and its children), never another's."""
-        from tercel.storage import parse_uri
+        from tercel.storage import split_uri
 
-        path = parse_uri(uri)
-        ns_path = "/" + namespace.replace(".", "/")
-        if not (path == ns_path or path.startswith(ns_path + "/")):
+        segments = split_uri(uri)
+        own = tuple(namespace.split("."))
+        if segments[: len(own)] != own:
             raise TercelError(f"namespace {namespace!r} may not read {uri!r}: it belongs to another namespace")
 
     def read_for_execution(self, ex: Execution, uri: str) -> bytes:

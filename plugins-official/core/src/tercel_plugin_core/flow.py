@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, PrivateAttr, field_validator, model_validator
 from tercel_sdk import (
     Duration,
     Example,
@@ -566,8 +566,16 @@ tasks:
             raise ValueError("values must not contain null")
         return value
 
+    _values: dict[str, list[str]] = PrivateAttr(default_factory=dict)
+
     def resolve(self, ctx: FlowableContext) -> FlowableResult:
-        values = self._rendered_values(ctx)
+        # rendered once per ForEach run: the loop keeps the values it started with
+        run_id = ctx.task_run.id
+        values = self._values.get(run_id)
+        if values is None:
+            values = self._values[run_id] = self._rendered_values(ctx)
+            if len(self._values) > 1024:
+                self._values.pop(next(iter(self._values)))
         tasks = _enabled(self.tasks)
         errors, finally_ = _enabled(self.errors), _enabled(self.finally_)
         main_ids = {t["id"] for t in tasks}

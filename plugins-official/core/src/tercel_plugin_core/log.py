@@ -80,4 +80,5 @@ tasks:
         # like a JSON array is logged as text, never split into several lines.
         raw: Any = self.message.raw
         items = raw if isinstance(raw, list) else [raw]
-        return [ctx.render_string(m) if isinstance(m, str) else to_text(m) for m in items]
+        name = self.message.name or "message"
+        return [ctx.render(Property(m, str, name)) if isinstance(m, str) else to_text(m) for m in items]
