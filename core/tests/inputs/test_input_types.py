@@ -467,7 +467,9 @@ def test_file_paths_can_be_refused_for_api_callers(tmp_path: Path, storage: Any)
     secret = tmp_path / "id_rsa"
     secret.write_text("key")
     [problem] = bad({"type": "FILE"}, str(secret), store_file=storage, local_files=False)
-    assert problem.message == f"input 'x' must be an uploaded file, got {str(secret)!r}"
+    # long values are shortened in messages, so only the start of the path is certain
+    assert problem.message.startswith("input 'x' must be an uploaded file, got '/")
+    assert problem.message[len("input 'x' must be an uploaded file, got '") :].rstrip("'…") in str(secret)
     assert (
         ok({"type": "FILE"}, b"upload", store_file=storage, local_files=False)
         == "tercel:///input/x/x"

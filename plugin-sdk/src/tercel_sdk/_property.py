@@ -11,13 +11,18 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Collection, Mapping
+from contextlib import suppress
+from dataclasses import is_dataclass
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from enum import Enum
 from functools import lru_cache
-from typing import Any, Generic, TypeVar, get_args, get_origin
+from types import UnionType
+from typing import Annotated, Any, Generic, TypeVar, Union, get_args, get_origin
 
-from pydantic import GetCoreSchemaHandler, TypeAdapter, ValidationError
+from pydantic import BaseModel, GetCoreSchemaHandler, TypeAdapter, ValidationError
+from pydantic.alias_generators import to_camel
 from pydantic_core import PydanticCustomError, core_schema
 
 __all__ = ["Property", "contains_expression", "is_expression", "is_truthy"]
@@ -45,34 +50,54 @@ def contains_expression(value: object) -> bool:
 
 
 @lru_cache(maxsize=512)
-def _adapter(tp: Any) -> TypeAdapter[Any]:
+def _cached_adapter(tp: Any) -> TypeAdapter[Any]:
     return TypeAdapter(tp)
 
 
-def _is_str_type(tp: Any) -> bool:
-    return tp is str
+def _adapter(tp: Any) -> TypeAdapter[Any]:
+    try:
+        return _cached_adapter(tp)
+    except TypeError:  # an unhashable type argument: build it each time
+        return TypeAdapter(tp)
+
+
+def _strip(tp: Any) -> Any:
+    """`Annotated[X, ...]` → `X` (constraints do not change the shape of a value)."""
+    while get_origin(tp) is Annotated:
+        tp = get_args(tp)[0]
+    return tp
+
+
+def _union_args(tp: Any) -> tuple[Any, ...] | None:
+    return get_args(tp) if get_origin(tp) in (Union, UnionType) else None
 
 
 def _allows_str(tp: Any) -> bool:
+    """`str` itself or a union with a `str` branch (`str | None`, `str | list[str]`)."""
+    tp = _strip(tp)
     if tp is str:
         return True
-    return any(a is str for a in get_args(tp) or ())
+    args = _union_args(tp)
+    return args is not None and any(_allows_str(a) for a in args)
 
 
 def _wants_container(tp: Any) -> bool:
+    """True when rendered JSON text should be parsed: a list, dict, set, model, … is wanted."""
+    tp = _strip(tp)
     if _allows_str(tp):
         return False  # `str | list[str]`: text stays text
+    args = _union_args(tp)
+    if args is not None:
+        return any(_wants_container(a) for a in args)
     origin = get_origin(tp) or tp
-    if origin in (list, dict, tuple, set, frozenset):
-        return True
-    if origin is not None and getattr(origin, "__name__", "") in ("Union", "UnionType"):
-        return any(_wants_container(a) for a in get_args(tp))
-    try:
-        from pydantic import BaseModel
-
-        return isinstance(tp, type) and issubclass(tp, BaseModel)
-    except TypeError:  # pragma: no cover - exotic typing objects
+    if not isinstance(origin, type):
         return False
+    if issubclass(origin, str | bytes | bytearray):
+        return False
+    return (
+        issubclass(origin, Mapping | Collection | BaseModel)
+        or is_dataclass(origin)
+    )
 
 
 def _to_text(value: Any) -> str:
@@ -124,30 +149,27 @@ class Property(Generic[T]):
         """Convert a rendered value to `T`, the way Kestra converts rendered strings.
 
         A template that renders to text for a list/dict/model property is parsed as JSON; a
-        non-text value for a `str` property becomes its text. Errors say what was expected.
+        non-text value for a `str` property (or one that fits no other branch of `str | X`)
+        becomes its text. Errors say what was expected and where.
         """
         tp = self.inner_type
         if tp is Any:
             return value
-        if _is_str_type(tp):
+        if tp is str:
             return _to_text(value)  # type: ignore[return-value]
         if isinstance(value, str) and _wants_container(tp):
             text = value.strip()
             if text[:1] in ("[", "{"):
-                try:
+                with suppress(ValueError):
                     value = json.loads(text)
-                except ValueError:
-                    pass
+        adapter = _adapter(tp)
         try:
-            return _adapter(tp).validate_python(value)
+            return adapter.validate_python(value)
         except ValidationError as exc:
-            first = exc.errors()[0]
-            where = ".".join(str(p) for p in first.get("loc", ()))
-            raise PropertyValueError(
-                f"{first.get('msg', 'invalid value')}"
-                + (f" at {where}" if where else "")
-                + f", got {_preview(value)}"
-            ) from None
+            if value is not None and not isinstance(value, str) and _allows_str(tp):
+                with suppress(ValidationError):
+                    return adapter.validate_python(_to_text(value))
+            raise PropertyValueError(f"{_first_error(exc)}, got {_preview(value)}") from None
 
     def __repr__(self) -> str:
         return f"Property({self.raw!r})"
@@ -169,19 +191,19 @@ class Property(Generic[T]):
         inner_schema = handler.generate_schema(inner)
 
         def validate(value: Any, info: core_schema.ValidationInfo) -> Property[Any]:
-            name = info.field_name
+            # the name users write in YAML (camelCase), for error messages
+            name = to_camel(info.field_name.rstrip("_")) if info.field_name else None
             if isinstance(value, Property):
-                return cls(value.raw, inner, name)
+                value = value.raw  # e.g. a default `Property.of(...)`: typed and named here
             if contains_expression(value):
                 return cls(value, inner, name)
             try:
                 checked = _adapter(inner).validate_python(value)
             except ValidationError as exc:
-                first = exc.errors()[0]
                 raise PydanticCustomError(
                     "property_type",
                     "{msg}; or give an expression like '{{ ... }}'",
-                    {"msg": first.get("msg", "invalid value")},
+                    {"msg": _first_error(exc)},
                 ) from None
             return cls(checked, inner, name)
 
@@ -191,13 +213,24 @@ class Property(Generic[T]):
             json_branch = core_schema.union_schema(
                 [inner_schema, core_schema.str_schema(pattern=_EXPRESSION_PATTERN)]
             )
-        return core_schema.json_or_python_schema(
-            json_schema=json_branch,
-            python_schema=core_schema.with_info_plain_validator_function(validate),
+        # One validator for Python and JSON input (both give a Property). The JSON Schema, in
+        # both modes, says "a T, or a string holding an expression"; `json_schema_input_schema`
+        # also keeps the definitions it refers to (a model's `$defs`) in the model's schema.
+        return core_schema.with_info_plain_validator_function(
+            validate,
             serialization=core_schema.plain_serializer_function_ser_schema(
                 lambda p: p.raw if isinstance(p, Property) else p
             ),
+            json_schema_input_schema=json_branch,
+            metadata={"pydantic_js_functions": [lambda _schema, js: js(json_branch)]},
         )
+
+
+def _first_error(exc: ValidationError) -> str:
+    """The first error of a validation, with where it is inside the value (`at 1.name`)."""
+    first = exc.errors()[0]
+    where = ".".join(str(p) for p in first.get("loc", ()))
+    return first.get("msg", "invalid value") + (f" at {where}" if where else "")
 
 
 def _json_default(value: Any) -> Any:

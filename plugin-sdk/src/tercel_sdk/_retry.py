@@ -38,7 +38,8 @@ class _RetryBase(BaseModel):
         if self.max_attempts is not None and attempts_done >= self.max_attempts:
             return None
         wait = self.delay(attempts_done, rng)
-        if self.max_duration is not None and elapsed + wait > self.max_duration:
+        # `wait > max - elapsed`, not `elapsed + wait > max`: a huge wait must not overflow
+        if self.max_duration is not None and wait > self.max_duration - elapsed:
             return None
         return wait
 
@@ -62,7 +63,10 @@ class ExponentialRetry(_RetryBase):
     delay_factor: float = Field(default=2.0, gt=0)
 
     def delay(self, attempt: int, rng: random.Random | None = None) -> timedelta:
-        wait = self.interval * (self.delay_factor ** max(attempt - 1, 0))
+        try:
+            wait = self.interval * (self.delay_factor ** max(attempt - 1, 0))
+        except OverflowError:  # the 50th doubling of a second is past timedelta.max
+            wait = timedelta.max if self.interval > timedelta(0) else self.interval
         if self.max_interval is not None:
             wait = min(wait, self.max_interval)
         return wait

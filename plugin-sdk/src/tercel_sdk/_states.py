@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-from enum import Enum
+from enum import StrEnum
 
 __all__ = ["State"]
 
 
-class State(str, Enum):
-    """Every state an execution or a task run can be in (Kestra's names, same meaning)."""
+class State(StrEnum):
+    """Every state an execution or a task run can be in (Kestra's names, same meaning).
+
+    A `str`: `str(State.FAILED)` and `f"{State.FAILED}"` are `"FAILED"`, as in the JSON.
+    """
 
     CREATED = "CREATED"
     SUBMITTED = "SUBMITTED"

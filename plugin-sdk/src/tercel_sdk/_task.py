@@ -84,6 +84,9 @@ class PluginType(BaseModel):
         populate_by_name=True,
         arbitrary_types_allowed=True,
         protected_namespaces=(),
+        # defaults go through the same validators as given values: a `Property.of(...)` default
+        # gets its type and name, a `Duration` default written "PT1M" becomes a timedelta
+        validate_default=True,
     )
 
     type_name: ClassVar[str] = ""
