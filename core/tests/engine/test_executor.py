@@ -320,3 +320,18 @@ def test_if_truthiness(condition: str, branch: str) -> None:
     h = Harness(flow(f"  - id: if\n    type: tercel.core.If\n    condition: \"{{{{ {condition} }}}}\"\n    then:\n      - id: yes\n{LOG.replace('    ', '        ')}    else:\n      - id: no\n{LOG.replace('    ', '        ')}"))
     assert h.run() is State.SUCCESS
     assert h.dispatched == [branch]
+
+
+def test_resume_after_a_restart_resolves_flowables_and_leaves_running_tasks_alone() -> None:
+    h = Harness(flow(f"  - id: s\n    type: tercel.core.Sequential\n    tasks:\n      - id: a\n{LOG.replace('    ', '        ')}      - id: b\n{LOG.replace('    ', '        ')}"))
+    h.start()
+    running = h.pending.pop(0)
+    h.absorb(h.executor.task_started(h.ex, running.task_run_id, 1, h.tick()))
+    # a new process: a fresh executor over the same stored execution
+    h.executor = Executor(h.flow, h.executor.ports)  # same id source: ids stay unique
+    step = h.absorb(h.executor.resume_all(h.ex, h.tick()))
+    assert not step.effects and not step.changed  # nothing runs twice
+    h.answer(running)
+    assert h.dispatched == ["a", "b"]
+    h.answer(h.pending.pop(0))
+    assert h.finished is State.SUCCESS

@@ -245,11 +245,19 @@ class Executor:
     def resume_all(self, ex: Execution, now: datetime) -> Step:
         """Re-settle an execution loaded after a restart (nothing is lost, nothing runs twice)."""
         step = Step()
-        dirty = {ROOT} | {tr.id for tr in ex.task_runs if tr.state.current is State.RUNNING}
+        dirty = {ROOT} | {
+            tr.id
+            for tr in ex.task_runs
+            if tr.state.current is State.RUNNING and self._is_flowable(tr.task_id)
+        }
         self._settle(ex, now, step, dirty)
         return step
 
     # -- internals ------------------------------------------------------------------------
+    def _is_flowable(self, task_id: str) -> bool:
+        node = self.flow.tasks.get(task_id)
+        return node is not None and node.flowable
+
     def _parent_key(self, tr: TaskRun) -> str:
         return tr.parent_task_run_id or ROOT
 
@@ -345,7 +353,7 @@ class Executor:
                 self._resolve_root(ex, now, step, dirty)
                 continue
             tr = ex.find(key)
-            if tr is None or tr.state.current is not State.RUNNING:
+            if tr is None or tr.state.current is not State.RUNNING or not self._is_flowable(tr.task_id):
                 continue
             self._resolve_flowable(ex, tr, now, step, dirty)
 

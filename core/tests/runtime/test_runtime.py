@@ -1,0 +1,141 @@
+"""The runtime (executor + worker over the store's queue) on both backends, end to end in-process."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+from tercel_sdk import State
+
+from tercel.flows import load_flow
+from tercel.plugins import PluginManager
+from tercel.runtime import Runtime
+from tercel.settings import Settings
+
+PG_URL = os.environ.get("TERCEL_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+PLUGINS = PluginManager().discover()
+
+FLOW = """
+id: mixed
+namespace: tests.runtime
+inputs:
+  - id: n
+    type: INT
+    defaults: 3
+tasks:
+  - id: first
+    type: tercel.core.Return
+    format: "{{ inputs.n * 2 }}"
+  - id: branches
+    type: tercel.core.Parallel
+    tasks:
+      - id: left
+        type: tercel.core.Return
+        format: left
+      - id: right
+        type: tercel.core.Sleep
+        duration: PT0.05S
+  - id: loop
+    type: tercel.core.ForEach
+    concurrencyLimit: 2
+    values: "{{ range(1, inputs.n) }}"
+    tasks:
+      - id: square
+        type: tercel.core.Return
+        format: "{{ taskrun.value | int * taskrun.value | int }}"
+outputs:
+  - id: doubled
+    type: INT
+    value: "{{ outputs.first.value }}"
+  - id: last_square
+    type: STRING
+    value: "{{ outputs.square['3'].value }}"
+"""
+
+
+@pytest.fixture(scope="module")
+def pg_database_url() -> Iterator[str]:
+    psycopg = pytest.importorskip("psycopg")
+    from sqlalchemy import make_url
+
+    libpq = make_url(PG_URL).set(drivername="postgresql").render_as_string(hide_password=False)
+    try:
+        admin = psycopg.connect(libpq, autocommit=True, connect_timeout=3)
+    except psycopg.Error as exc:
+        pytest.skip(f"PostgreSQL not reachable: {exc}")
+    schema = f"tercel_rt_{os.getpid()}_{uuid.uuid4().hex[:8]}"
+    with admin:
+        admin.execute(f'CREATE SCHEMA "{schema}"')
+        try:
+            yield make_url(PG_URL).update_query_dict({"options": f"-csearch_path={schema}"}).render_as_string(hide_password=False)
+        finally:
+            admin.execute(f'DROP SCHEMA "{schema}" CASCADE')
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def settings(request: pytest.FixtureRequest, tmp_path: Path) -> Settings:
+    url = None if request.param == "sqlite" else request.getfixturevalue("pg_database_url")
+    return Settings(home=tmp_path / "home", database_url=url)
+
+
+@pytest.fixture
+async def runtime(settings: Settings) -> AsyncIterator[Runtime]:
+    async with Runtime(settings, plugins=PLUGINS) as rt:
+        yield rt
+
+
+async def test_a_flow_runs_to_its_end_with_typed_outputs(runtime: Runtime) -> None:
+    flow = runtime.register_flow(load_flow(FLOW, PLUGINS))
+    ex = runtime.create_execution(flow, {"n": "3"})
+    done = await runtime.wait(ex.id, timeout=60)
+    assert done.state.current is State.SUCCESS, [tr.error for tr in done.task_runs]
+    assert done.outputs == {"doubled": 6, "last_square": "9"}
+    squares = [tr for tr in done.task_runs if tr.task_id == "square"]
+    assert sorted(tr.outputs["value"] for tr in squares) == ["1", "4", "9"]
+    # what is stored is what the engine had
+    stored = runtime.get_execution(ex.id)
+    assert stored is not None and stored.to_dict() == done.to_dict()
+    logs = runtime.logs(ex.id)
+    assert any("ended SUCCESS" in entry["message"] for entry in logs)
+
+
+async def test_flow_revisions_are_stored(runtime: Runtime) -> None:
+    first = runtime.register_flow(load_flow(FLOW, PLUGINS))
+    again = runtime.register_flow(load_flow(FLOW, PLUGINS))
+    changed = runtime.register_flow(load_flow(FLOW.replace("defaults: 3", "defaults: 4"), PLUGINS))
+    assert (first.revision, again.revision, changed.revision) == (1, 1, 2)
+    ex = runtime.create_execution(changed)
+    done = await runtime.wait(ex.id, timeout=60)
+    assert done.flow_revision == 2 and done.inputs == {"n": 4}
+
+
+async def test_kill_stops_a_running_execution(runtime: Runtime) -> None:
+    flow = runtime.register_flow(load_flow("id: k\nnamespace: t\ntasks:\n  - id: long\n    type: tercel.core.Sleep\n    duration: PT60S\n  - id: never\n    type: tercel.core.Log\n    message: x\n", PLUGINS))
+    ex = runtime.create_execution(flow)
+    for _ in range(100):
+        await asyncio.sleep(0.05)
+        current = runtime.get_execution(ex.id)
+        if current and current.task_runs and current.task_runs[0].state.current is State.RUNNING:
+            break
+    runtime.kill(ex.id)
+    done = await runtime.wait(ex.id, timeout=20)
+    assert done.state.current is State.KILLED
+    assert [tr.task_id for tr in done.task_runs] == ["long"]
+    assert done.task_runs[0].state.current is State.KILLED
+
+
+async def test_a_task_handed_back_at_shutdown_runs_after_restart(settings: Settings) -> None:
+    flow_src = "id: r\nnamespace: t\ntasks:\n  - id: wait\n    type: tercel.core.Sleep\n    duration: PT0.5S\n  - id: after\n    type: tercel.core.Return\n    format: done\n"
+    async with Runtime(settings, plugins=PLUGINS) as first:
+        flow = first.register_flow(load_flow(flow_src, PLUGINS))
+        ex = first.create_execution(flow)
+        await asyncio.sleep(0.2)  # the Sleep is running when the process stops
+    async with Runtime(settings, plugins=PLUGINS) as second:
+        done = await second.wait(ex.id, timeout=30)
+    assert done.state.current is State.SUCCESS
+    assert [tr.task_id for tr in done.task_runs] == ["wait", "after"]
+    assert done.task_runs[1].outputs == {"value": "done"}
