@@ -12,6 +12,7 @@ from enum import Enum
 from typing import Annotated, Any
 
 from pydantic import WithJsonSchema
+from tercel_sdk import is_truthy as _sdk_is_truthy
 
 __all__ = ["ConditionValue", "is_truthy", "to_text", "to_value_string"]
 
@@ -20,26 +21,11 @@ ConditionValue = Annotated[
 ]
 """A condition as written in YAML: a boolean, a string, a number (usually an expression)."""
 
-_FALSE_TEXT = frozenset({"false", "0", "-0", ""})
 
 
 def is_truthy(value: Any) -> bool:
-    """Kestra's boolean coercion of a rendered condition.
-
-    Kestra renders a condition to text and treats `false`, `0`, `-0`, the empty string (after
-    trimming) and null as false, everything else as true. tercel renders to typed values, so a
-    bool is itself, a number is false when zero, and text follows Kestra's rule. `False` with a
-    capital letter is false too: it is what a Python value renders to, never a meaningful "true".
-    """
-    if value is None:
-        return False
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, int | float | Decimal):
-        return value != 0
-    if isinstance(value, str):
-        return value.strip().lower() not in _FALSE_TEXT
-    return True
+    """Kestra's boolean coercion of a condition: the SDK's one rule (`tercel_sdk.is_truthy`)."""
+    return _sdk_is_truthy(value)
 
 
 def _json_default(value: Any) -> Any:
