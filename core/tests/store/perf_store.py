@@ -136,6 +136,24 @@ def main() -> None:
             for k in range(10)
         ]
         bench("logs.append (10 entries)", n, lambda i: db.logs.append(batch))
+        bench(
+            "logs.find (after_id, limit 10)",
+            n,
+            lambda i: db.logs.find("e-save", after_id=i % 1000, limit=10),
+        )
+
+        # the runtime's other per-execution calls
+        def put_many(i: int) -> None:
+            db.queue.put_many("bench-many", [b"job"] * 10, keys=["e-save"] * 10)
+
+        bench("queue.put_many (10 jobs)", max(n // 10, 50), put_many)
+        db.flows.save("company.team", "hello", "id: hello\ntasks: []\n", lock={"a": "1.0"})
+        bench("flows.get (latest)", n, lambda i: db.flows.get("company.team", "hello"))
+        bench(
+            "executions.find (state, limit 10)",
+            n,
+            lambda i: db.executions.find(state="RUNNING", limit=10),
+        )
         db.close()
 
 

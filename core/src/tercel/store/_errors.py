@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from tercel.errors import TercelError
 
-__all__ = ["ConcurrentModification", "SchemaVersionError", "StoreError"]
+__all__ = ["ConcurrentModification", "SchemaVersionError", "StoreError", "describe"]
 
 
 class StoreError(TercelError):
@@ -27,3 +27,12 @@ class ConcurrentModification(StoreError):
 
 class SchemaVersionError(StoreError):
     """The database was created by a newer tercel; opening it could corrupt it."""
+
+
+def describe(e: BaseException) -> str:
+    """The driver's message without the (possibly huge) statement and parameters that
+    SQLAlchemy's errors add."""
+    orig = getattr(e, "orig", None)
+    if orig is not None:
+        return f"{type(orig).__name__}: {str(orig).strip()}"
+    return f"{type(e).__name__}: {e}"

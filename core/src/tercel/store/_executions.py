@@ -11,18 +11,16 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
-from typing import Any
-
-from sqlalchemy import Connection, bindparam, exists, func, literal, select, type_coerce
-from sqlalchemy.dialects.postgresql import JSONB
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from typing import TYPE_CHECKING, Any
 
 from tercel.store import _json
+from tercel.store._connection import driver
 from tercel.store._db import Database, use
 from tercel.store._errors import ConcurrentModification, StoreError
-from tercel.store._schema import executions, task_runs
-from tercel.store._sql import Prepared, driver
+from tercel.store._sql import variant
+
+if TYPE_CHECKING:
+    from tercel.store._connection import Conn
 
 __all__ = ["VERSION_KEY", "ExecutionRepository"]
 
@@ -63,63 +61,22 @@ def _labels(value: Any) -> dict[str, Any]:
     return {}
 
 
-_c = executions.c
-_COLUMNS = ("namespace", "flow_id", "state", "start_date", "end_date", "labels", "document")
-# what a save may change: where an execution is from and when it started are fixed at create,
-# and leaving them out of the SET spares SQLite rewriting the two indexes that hold them
-_MUTABLE = ("state", "end_date", "labels", "document")
-_insert = executions.insert().values(
-    id=bindparam("b_id"),
-    version=bindparam("version"),
-    tr_seq=bindparam("tr_seq"),
-    **{name: bindparam(name) for name in _COLUMNS},
-)
-_update = (
-    executions.update()
-    .where(_c.id == bindparam("b_id"), _c.version == bindparam("expected"))
-    .values(
-        version=_c.version + 1,
-        tr_seq=_c.tr_seq + bindparam("new_runs"),
-        **{name: bindparam(name) for name in _MUTABLE},
-    )
-    .returning(_c.version, _c.tr_seq)
-)
-_version = select(_c.version).where(_c.id == bindparam("b_id"))
-_get = select(_c.document, _c.version).where(_c.id == bindparam("b_id"))
-_get_runs = (
-    select(task_runs.c.document)
-    .where(task_runs.c.execution_id == bindparam("b_id"))
-    .order_by(task_runs.c.ordinal)
-)
-_insert_runs = task_runs.insert()
-_delete = executions.delete().where(_c.id == bindparam("b_id"))
-
-
-def _upsert_runs(dialect: str) -> Any:
-    ins = (pg_insert if dialect == "postgresql" else sqlite_insert)(task_runs)
-    # the ordinal is only written on first insert: an update keeps the creation order
-    return ins.on_conflict_do_update(
-        index_elements=[task_runs.c.execution_id, task_runs.c.id],
-        set_={"document": ins.excluded.document},
-    )
-
-
 class ExecutionRepository:
     """Stores executions as header + task runs with optimistic concurrency."""
 
     def __init__(self, db: Database) -> None:
         self.db = db
         self._ts = db.codec.ts_in
-        self._integrity_error: type[Exception] = db.engine.dialect.loaded_dbapi.IntegrityError
-        dialect = db.engine.dialect
-        self._insert = Prepared(_insert, dialect)
-        self._update = Prepared(_update, dialect)
-        self._version = Prepared(_version, dialect)
-        self._get = Prepared(_get, dialect)
-        self._get_runs = Prepared(_get_runs, dialect)
-        self._insert_runs = Prepared(_insert_runs, dialect)
-        self._upsert_runs = Prepared(_upsert_runs(db.dialect), dialect)
-        self._delete = Prepared(_delete, dialect)
+        self._integrity_error = db.integrity_error
+        sql = db.sql
+        self._insert = sql["executions.insert"]
+        self._update = sql["executions.update"]
+        self._version = sql["executions.version"]
+        self._get = sql["executions.get"]
+        self._get_runs = sql["executions.get_runs"]
+        self._insert_runs = sql["executions.insert_runs"]
+        self._upsert_runs = sql["executions.upsert_runs"]
+        self._delete = sql["executions.delete"]
 
     def _columns(self, header: Mapping[str, Any], *, create: bool) -> dict[str, Any]:
         """Driver parameters for the indexed columns (the header itself stays opaque)."""
@@ -174,7 +131,7 @@ class ExecutionRepository:
         header: Mapping[str, Any],
         task_runs: Sequence[Mapping[str, Any]] = (),
         *,
-        conn: Connection | None = None,
+        conn: Conn | None = None,
     ) -> int:
         """Insert a new execution; returns its version (1), for the first `save`."""
         params = self._columns(header, create=True)
@@ -198,7 +155,7 @@ class ExecutionRepository:
         changed_task_runs: Sequence[Mapping[str, Any]] = (),
         *,
         expected_version: int,
-        conn: Connection | None = None,
+        conn: Conn | None = None,
     ) -> int:
         """Write the header and upsert only ``changed_task_runs``; returns the new version.
 
@@ -229,7 +186,7 @@ class ExecutionRepository:
         return int(version)
 
     def get(
-        self, execution_id: str, *, conn: Connection | None = None
+        self, execution_id: str, *, conn: Conn | None = None
     ) -> tuple[dict[str, Any], list[dict[str, Any]]] | None:
         """The header (with the stored version under `VERSION_KEY`) and the task runs in
         creation order, or None."""
@@ -255,42 +212,31 @@ class ExecutionRepository:
         limit: int = 50,
         offset: int = 0,
         *,
-        conn: Connection | None = None,
+        conn: Conn | None = None,
     ) -> list[dict[str, Any]]:
         """Headers matching every given filter, newest start first.
 
         ``state`` is one state or several; ``labels`` must all be present with equal values;
         the start window is half-open: ``start_after <= start < start_before``.
         """
-        stmt = select(_c.document, _c.version)
+        params: dict[str, Any] = {}
         if namespace is not None:
-            stmt = stmt.where(_c.namespace == namespace)
+            params["namespace"] = namespace
         if flow_id is not None:
-            stmt = stmt.where(_c.flow_id == flow_id)
+            params["flow_id"] = flow_id
         if state is not None:
-            states = [state] if isinstance(state, str) else list(state)
-            stmt = stmt.where(_c.state.in_(states))
+            params["state"] = self.db.codec.array([state] if isinstance(state, str) else state)
         if start_after is not None:
-            stmt = stmt.where(_c.start_date >= start_after)
+            params["start_after"] = self._ts(start_after)
         if start_before is not None:
-            stmt = stmt.where(_c.start_date < start_before)
+            params["start_before"] = self._ts(start_before)
         if labels:
-            if self.db.dialect == "postgresql":
-                # containment uses the GIN index
-                stmt = stmt.where(type_coerce(_c.labels, JSONB).contains(dict(labels)))
-            else:
-                for key, value in labels.items():
-                    each = func.json_each(_c.labels).table_valued("key", "value")
-                    stmt = stmt.where(
-                        exists(
-                            select(literal(1))
-                            .select_from(each)
-                            .where(each.c.key == key, each.c.value == value)
-                        )
-                    )
-        stmt = stmt.order_by(_c.start_date.desc(), _c.id.desc()).limit(limit).offset(offset)
+            params["labels"] = _json.dumps(dict(labels))
+        name = variant("executions.find", params)
+        params["limit"] = limit
+        params["offset"] = offset
         with use(self.db, conn, readonly=True) as c:
-            rows = c.execute(stmt).all()
+            rows = self.db.run(c, name, params).fetchall()
         headers = []
         for document, version in rows:
             header = _json.loads(document)
@@ -298,7 +244,7 @@ class ExecutionRepository:
             headers.append(header)
         return headers
 
-    def delete(self, execution_id: str, *, conn: Connection | None = None) -> bool:
+    def delete(self, execution_id: str, *, conn: Conn | None = None) -> bool:
         """Delete the execution and its task runs (not its logs); False if it didn't exist."""
         with use(self.db, conn) as c:
             return self._delete.execute(driver(c), {"b_id": execution_id}).rowcount > 0

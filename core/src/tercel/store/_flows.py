@@ -7,17 +7,25 @@ keeps the last source), so history survives and saving the flow again resurrects
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
-
-from sqlalchemy import Connection, Row, and_, bindparam, func, or_, select
+from typing import TYPE_CHECKING, Any
 
 from tercel.store import _json
-from tercel.store._db import Database, advisory_lock, use
-from tercel.store._schema import flows
+from tercel.store._db import Database, use
+from tercel.store._sql import variant
 
-__all__ = ["FlowRecord", "FlowRepository"]
+if TYPE_CHECKING:
+    from tercel.store._connection import Conn
+
+__all__ = ["COLUMNS", "FlowRecord", "FlowRepository"]
+
+#: The columns every flow query returns, in this order (`_statements` selects them).
+COLUMNS = ("namespace", "flow_id", "revision", "source", "lock", "validated", "deleted", "created")
+_NAMESPACE, _FLOW_ID, _REVISION, _SOURCE, _LOCK, _VALIDATED, _DELETED, _CREATED = range(
+    len(COLUMNS)
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,37 +42,34 @@ class FlowRecord:
     validated: dict[str, Any] | None = None
 
 
-def _record(row: Row[Any]) -> FlowRecord:
-    return FlowRecord(
-        namespace=row.namespace,
-        flow_id=row.flow_id,
-        revision=row.revision,
-        source=row.source,
-        lock=_json.loads(row.lock),
-        deleted=bool(row.deleted),
-        created=row.created,
-        validated=None if row.validated is None else _json.loads(row.validated),
-    )
-
-
-_key = and_(flows.c.namespace == bindparam("namespace"), flows.c.flow_id == bindparam("flow_id"))
-_latest = select(flows).where(_key).order_by(flows.c.revision.desc()).limit(1)
-_one = select(flows).where(_key, flows.c.revision == bindparam("revision"))
-_revisions = select(flows).where(_key).order_by(flows.c.revision)
-_insert = flows.insert()
-
-
 class FlowRepository:
     """Saves and reads flow revisions."""
 
     def __init__(self, db: Database) -> None:
         self.db = db
+        self._ts_out: Callable[[Any], datetime] = db.codec.ts_out
 
-    def _lock(self, conn: Connection, namespace: str, flow_id: str) -> None:
-        # PostgreSQL: serialize saves of one flow (read latest, insert next revision);
-        # SQLite's BEGIN IMMEDIATE already does.
-        if self.db.dialect == "postgresql":
-            advisory_lock(conn, "flow", namespace, flow_id)
+    def _record(self, row: Sequence[Any]) -> FlowRecord:
+        validated = row[_VALIDATED]
+        return FlowRecord(
+            namespace=row[_NAMESPACE],
+            flow_id=row[_FLOW_ID],
+            revision=row[_REVISION],
+            source=row[_SOURCE],
+            lock=_json.loads(row[_LOCK]),
+            deleted=bool(row[_DELETED]),
+            created=self._ts_out(row[_CREATED]),
+            validated=None if validated is None else _json.loads(validated),
+        )
+
+    def _latest(self, conn: Conn, namespace: str, flow_id: str) -> Sequence[Any] | None:
+        params = {"namespace": namespace, "flow_id": flow_id}
+        row: Sequence[Any] | None = self.db.run(conn, "flows.latest", params).fetchone()
+        return row
+
+    def _insert(self, conn: Conn, row: dict[str, Any]) -> None:
+        row["created"] = self.db.codec.ts_in(datetime.now(UTC))
+        self.db.run(conn, "flows.insert", row)
 
     def save(
         self,
@@ -74,7 +79,7 @@ class FlowRepository:
         *,
         lock: dict[str, Any],
         validated: dict[str, Any] | None = None,
-        conn: Connection | None = None,
+        conn: Conn | None = None,
     ) -> int:
         """Store ``source`` as the next revision and return its number.
 
@@ -83,13 +88,14 @@ class FlowRepository:
         deleted flow creates a new live revision.
         """
         with use(self.db, conn) as c:
-            self._lock(c, namespace, flow_id)
-            latest = c.execute(_latest, {"namespace": namespace, "flow_id": flow_id}).first()
-            if latest is not None and not latest.deleted and latest.source == source:
-                return int(latest.revision)
-            revision = 1 if latest is None else latest.revision + 1
-            c.execute(
-                _insert,
+            # PostgreSQL: serialize saves of one flow (read latest, insert next revision)
+            self.db.serialize(c, "flow", namespace, flow_id)
+            latest = self._latest(c, namespace, flow_id)
+            if latest is not None and not latest[_DELETED] and latest[_SOURCE] == source:
+                return int(latest[_REVISION])
+            revision = 1 if latest is None else latest[_REVISION] + 1
+            self._insert(
+                c,
                 {
                     "namespace": namespace,
                     "flow_id": flow_id,
@@ -98,7 +104,6 @@ class FlowRepository:
                     "lock": _json.dumps(lock),
                     "validated": None if validated is None else _json.dumps(validated),
                     "deleted": False,
-                    "created": datetime.now(UTC),
                 },
             )
             return revision
@@ -109,28 +114,28 @@ class FlowRepository:
         flow_id: str,
         revision: int | None = None,
         *,
-        conn: Connection | None = None,
+        conn: Conn | None = None,
     ) -> FlowRecord | None:
         """The given revision (even a deletion tombstone), or else the latest one if the flow
         is live; None when the flow doesn't exist, was deleted, or lacks that revision."""
         with use(self.db, conn, readonly=True) as c:
-            params = {"namespace": namespace, "flow_id": flow_id}
             if revision is None:
-                row = c.execute(_latest, params).first()
-                if row is None or row.deleted:
+                row = self._latest(c, namespace, flow_id)
+                if row is None or row[_DELETED]:
                     return None
             else:
-                row = c.execute(_one, {**params, "revision": revision}).first()
+                params = {"namespace": namespace, "flow_id": flow_id, "revision": revision}
+                row = self.db.run(c, "flows.one", params).fetchone()
                 if row is None:
                     return None
-            return _record(row)
+            return self._record(row)
 
     def list(
         self,
         namespace: str | None = None,
         prefix: str | None = None,
         *,
-        conn: Connection | None = None,
+        conn: Conn | None = None,
     ) -> list[FlowRecord]:
         """Latest revision of every live flow, by namespace then id.
 
@@ -138,69 +143,49 @@ class FlowRepository:
         Kestra does (``company.team`` matches ``company.team`` and ``company.team.sub``, not
         ``company.teams``).
         """
-        latest = select(
-            flows.c.namespace,
-            flows.c.flow_id,
-            func.max(flows.c.revision).label("revision"),
-        ).group_by(flows.c.namespace, flows.c.flow_id)
+        params: dict[str, Any] = {}
         if namespace is not None:
-            latest = latest.where(flows.c.namespace == namespace)
+            params["namespace"] = namespace
+        if prefix is not None:
+            params["prefix"] = prefix
+        name = variant("flows.list", params)
         if prefix is not None:
             escaped = prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-            latest = latest.where(
-                or_(
-                    flows.c.namespace == prefix,
-                    flows.c.namespace.like(escaped + ".%", escape="\\"),
-                )
-            )
-        m = latest.subquery()
-        stmt = (
-            select(flows)
-            .join(
-                m,
-                and_(
-                    flows.c.namespace == m.c.namespace,
-                    flows.c.flow_id == m.c.flow_id,
-                    flows.c.revision == m.c.revision,
-                ),
-            )
-            .where(flows.c.deleted.is_(False))
-            .order_by(flows.c.namespace, flows.c.flow_id)
-        )
+            params["prefix_like"] = escaped + ".%"
         with use(self.db, conn, readonly=True) as c:
-            return [_record(row) for row in c.execute(stmt)]
+            return [self._record(row) for row in self.db.run(c, name, params).fetchall()]
 
     def revisions(
-        self, namespace: str, flow_id: str, *, conn: Connection | None = None
+        self, namespace: str, flow_id: str, *, conn: Conn | None = None
     ) -> list[FlowRecord]:
         """Every revision, oldest first, deletion tombstones included (``deleted=True``)."""
         with use(self.db, conn, readonly=True) as c:
-            rows = c.execute(_revisions, {"namespace": namespace, "flow_id": flow_id})
-            return [_record(row) for row in rows]
+            params = {"namespace": namespace, "flow_id": flow_id}
+            rows = self.db.run(c, "flows.revisions", params).fetchall()
+            return [self._record(row) for row in rows]
 
-    def delete(self, namespace: str, flow_id: str, *, conn: Connection | None = None) -> int | None:
+    def delete(self, namespace: str, flow_id: str, *, conn: Conn | None = None) -> int | None:
         """Soft-delete: append a tombstone revision (a copy of the latest, flagged deleted).
 
         Returns the tombstone's revision, or None if the flow doesn't exist or is already
         deleted.
         """
         with use(self.db, conn) as c:
-            self._lock(c, namespace, flow_id)
-            latest = c.execute(_latest, {"namespace": namespace, "flow_id": flow_id}).first()
-            if latest is None or latest.deleted:
+            self.db.serialize(c, "flow", namespace, flow_id)
+            latest = self._latest(c, namespace, flow_id)
+            if latest is None or latest[_DELETED]:
                 return None
-            revision = latest.revision + 1
-            c.execute(
-                _insert,
+            revision = latest[_REVISION] + 1
+            self._insert(
+                c,
                 {
                     "namespace": namespace,
                     "flow_id": flow_id,
                     "revision": revision,
-                    "source": latest.source,
-                    "lock": latest.lock,
-                    "validated": latest.validated,
+                    "source": latest[_SOURCE],
+                    "lock": latest[_LOCK],
+                    "validated": latest[_VALIDATED],
                     "deleted": True,
-                    "created": datetime.now(UTC),
                 },
             )
             return revision

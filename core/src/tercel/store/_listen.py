@@ -9,19 +9,17 @@ a bounded fallback sleep, which `Queue.next_available_in` makes precise for dela
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import make_url
-from sqlalchemy.exc import ArgumentError
-
 from tercel.store._errors import StoreError
 from tercel.store._queue import QUEUE_CHANNEL
 
 if TYPE_CHECKING:
+    import asyncio
+
     import psycopg
     from psycopg import sql
 
@@ -32,6 +30,11 @@ log = logging.getLogger(__name__)
 
 def _conninfo(url: str) -> str:
     """libpq URL from a SQLAlchemy one (``postgresql+psycopg://`` → ``postgresql://``)."""
+    # PostgreSQL only, so SQLAlchemy is there to parse it (importing tercel.store is not
+    # reason enough to load it: SQLite never does)
+    from sqlalchemy import make_url
+    from sqlalchemy.exc import ArgumentError
+
     try:
         parsed = make_url(url)
     except ArgumentError as e:

@@ -5,16 +5,34 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from enum import IntEnum
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Connection, bindparam, select
-
+from tercel.store._connection import driver
 from tercel.store._db import Database, use
 from tercel.store._errors import StoreError
-from tercel.store._schema import logs
-from tercel.store._sql import Prepared, driver
+from tercel.store._sql import variant
 
-__all__ = ["LogLevel", "LogRepository"]
+if TYPE_CHECKING:
+    from tercel.store._connection import Conn
+
+__all__ = ["COLUMNS", "LogLevel", "LogRepository"]
+
+#: The columns of a log entry as `LogRepository.find` returns it, in the order the query
+#: selects them (`_statements` builds it from this; all but ``id`` are inserted).
+COLUMNS = (
+    "id",
+    "execution_id",
+    "task_run_id",
+    "task_id",
+    "attempt",
+    "level",
+    "timestamp",
+    "message",
+    "thread",
+    "logger",
+)
+_LEVEL = COLUMNS.index("level")
+_TIMESTAMP = COLUMNS.index("timestamp")
 
 
 class LogLevel(IntEnum):
@@ -48,35 +66,6 @@ _VALUES: dict[object, int] = {
     **{level.name: level.value for level in LogLevel},
     **{level.value: level.value for level in LogLevel},  # LogLevel members hash as these
 }
-_insert = logs.insert().values(
-    **{
-        name: bindparam(name)
-        for name in (
-            "execution_id",
-            "task_run_id",
-            "task_id",
-            "attempt",
-            "level",
-            "timestamp",
-            "message",
-            "thread",
-            "logger",
-        )
-    }
-)
-_c = logs.c
-_columns = (
-    _c.id,
-    _c.execution_id,
-    _c.task_run_id,
-    _c.task_id,
-    _c.attempt,
-    _c.level,
-    _c.timestamp,
-    _c.message,
-    _c.thread,
-    _c.logger,
-)
 
 
 def _row(entry: Mapping[str, Any], ts: Callable[[datetime], Any]) -> dict[str, Any]:
@@ -107,11 +96,10 @@ class LogRepository:
 
     def __init__(self, db: Database) -> None:
         self.db = db
-        self._insert = Prepared(_insert, db.engine.dialect)
+        self._insert = db.sql["logs.insert"]
+        self._ts_out: Callable[[Any], datetime] = db.codec.ts_out
 
-    def append(
-        self, entries: Sequence[Mapping[str, Any]], *, conn: Connection | None = None
-    ) -> None:
+    def append(self, entries: Sequence[Mapping[str, Any]], *, conn: Conn | None = None) -> None:
         """Insert a batch of entries in one executemany (callers buffer and flush)."""
         if not entries:
             return
@@ -128,47 +116,41 @@ class LogRepository:
         after_id: int | None = None,
         limit: int | None = None,
         *,
-        conn: Connection | None = None,
+        conn: Conn | None = None,
     ) -> list[dict[str, Any]]:
         """Entries of an execution in insertion order, each with its ``id``.
 
         ``after_id`` is the last id already seen, to tail a running execution.
         """
-        stmt = select(*_columns).where(_c.execution_id == bindparam("execution_id"))
-        params: dict[str, Any] = {"execution_id": execution_id}
+        params: dict[str, Any] = {}
         if task_run_id is not None:
-            stmt = stmt.where(_c.task_run_id == task_run_id)
+            params["task_run_id"] = task_run_id
         if min_level is not None:
-            stmt = stmt.where(_c.level >= LogLevel.parse(min_level).value)
+            params["min_level"] = LogLevel.parse(min_level).value
         if after_id is not None:
-            stmt = stmt.where(_c.id > after_id)
-        stmt = stmt.order_by(_c.id)
+            params["after_id"] = after_id
         if limit is not None:
-            stmt = stmt.limit(limit)
+            params["limit"] = limit
+        name = variant("logs.find", params)
+        params["execution_id"] = execution_id
         with use(self.db, conn, readonly=True) as c:
-            rows = c.execute(stmt, params).all()
-        return [
-            {
-                "id": r[0],
-                "execution_id": r[1],
-                "task_run_id": r[2],
-                "task_id": r[3],
-                "attempt": r[4],
-                "level": _NAMES.get(r[5], str(r[5])),
-                "timestamp": r[6],
-                "message": r[7],
-                "thread": r[8],
-                "logger": r[9],
-            }
-            for r in rows
-        ]
+            rows = self.db.run(c, name, params).fetchall()
+        entries = []
+        ts_out = self._ts_out
+        for r in rows:
+            entry = dict(zip(COLUMNS, r, strict=True))
+            level = r[_LEVEL]
+            entry["level"] = _NAMES.get(level, str(level))
+            entry["timestamp"] = ts_out(r[_TIMESTAMP])
+            entries.append(entry)
+        return entries
 
     def delete(
         self,
         execution_id: str | None = None,
         before: datetime | None = None,
         *,
-        conn: Connection | None = None,
+        conn: Conn | None = None,
     ) -> int:
         """Delete an execution's entries and/or entries older than ``before``; returns how many.
 
@@ -176,12 +158,12 @@ class LogRepository:
         """
         if execution_id is None and before is None:
             raise StoreError("LogRepository.delete needs execution_id or before (or both)")
-        stmt = logs.delete()
+        params: dict[str, Any] = {}
         if execution_id is not None:
-            stmt = stmt.where(_c.execution_id == execution_id)
+            params["execution_id"] = execution_id
         if before is not None:
             if before.tzinfo is None:
                 raise StoreError(f"'before' {before!r} is naive: pass a tz-aware datetime")
-            stmt = stmt.where(_c.timestamp < before)
+            params["before"] = self.db.codec.ts_in(before)
         with use(self.db, conn) as c:
-            return c.execute(stmt).rowcount
+            return int(self.db.run(c, variant("logs.delete", params), params).rowcount)

@@ -22,27 +22,14 @@ import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import (
-    ARRAY,
-    BigInteger,
-    ColumnElement,
-    Connection,
-    Interval,
-    any_,
-    bindparam,
-    column,
-    func,
-    null,
-    select,
-)
-
-from tercel.store import _json
+from tercel.store._connection import driver
 from tercel.store._db import Database, use
 from tercel.store._errors import StoreError
-from tercel.store._schema import UTCDateTime, queue_jobs
-from tercel.store._sql import Prepared, driver
+
+if TYPE_CHECKING:
+    from tercel.store._connection import Conn
 
 __all__ = ["QUEUE_CHANNEL", "Job", "Queue"]
 
@@ -50,9 +37,6 @@ __all__ = ["QUEUE_CHANNEL", "Job", "Queue"]
 QUEUE_CHANNEL = "tercel_queue"
 
 log = logging.getLogger(__name__)
-
-_c = queue_jobs.c
-_UTC = UTCDateTime()
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,94 +53,26 @@ class Job:
 
 
 class _Statements:
-    """The queue's statements for one dialect, compiled once (see `Prepared`)."""
+    """The queue's compiled statements (see `_statements`) and their parameters' form."""
 
     def __init__(self, db: Database) -> None:
         self.pg = db.dialect == "postgresql"
         self.ts_in = db.codec.ts_in
         self.ts_out = db.codec.ts_out
-        dialect = db.engine.dialect
-        now = self.now()
-        values = {
-            "topic": bindparam("p_topic"),
-            "key": bindparam("p_key"),
-            "payload": bindparam("p_payload"),
-            "attempts": 0,
-            "available_at": self.later("p_at"),
-            "visible_at": self.later("p_at"),
-        }
-        self.put = Prepared(queue_jobs.insert().values(**values).returning(_c.id), dialect)
-        # several rows in one statement, ids back in parameter order (SQLAlchemy's
-        # insertmanyvalues): not a hot path, so the Core statement itself
-        self.put_many = (
-            queue_jobs.insert().values(**values).returning(_c.id, sort_by_parameter_order=True)
-        )
-        self.notify = Prepared(
-            select(func.pg_notify(bindparam("p_channel"), bindparam("p_topic"))), dialect
-        )
-        claimable = (
-            select(_c.id)
-            .where(_c.topic == bindparam("p_topic"), _c.visible_at <= now)
-            .order_by(_c.visible_at, _c.id)
-            .limit(bindparam("p_limit"))
-            .with_for_update(skip_locked=True)
-        )
-        self.claim = Prepared(
-            queue_jobs.update()
-            .where(_c.id.in_(claimable.scalar_subquery()))
-            .values(
-                visible_at=self.later("p_lease"),
-                consumer=bindparam("p_consumer"),
-                attempts=_c.attempts + 1,
-            )
-            .returning(_c.id, _c.key, _c.payload, _c.attempts, _c.available_at),
-            dialect,
-        )
-        if self.pg:
-            in_ids = _c.id == any_(bindparam("p_ids", type_=ARRAY(BigInteger())))
-        else:
-            # a JSON array keeps one statement text for any number of ids
-            in_ids = _c.id.in_(
-                select(column("value")).select_from(func.json_each(bindparam("p_ids")))
-            )
-        self.ack = Prepared(queue_jobs.delete().where(in_ids), dialect)
-        self.release = Prepared(
-            queue_jobs.update()
-            .where(_c.id == bindparam("p_id"))
-            .values(
-                available_at=self.later("p_at"),
-                visible_at=self.later("p_at"),
-                consumer=null(),
-            )
-            .returning(_c.topic),
-            dialect,
-        )
-        self.extend = Prepared(
-            queue_jobs.update()
-            .where(in_ids, _c.consumer.is_not(None))
-            .values(visible_at=self.later("p_lease")),
-            dialect,
-        )
-        self.next_visible = Prepared(
-            select(func.min(_c.visible_at), now).where(_c.topic == bindparam("p_topic")), dialect
-        )
-        self.pending = Prepared(
-            select(func.count()).where(_c.topic == bindparam("p_topic")), dialect
-        )
-
-    def now(self) -> ColumnElement[datetime]:
-        if self.pg:
-            return func.now(type_=_UTC)
-        return bindparam("p_now", type_=_UTC)
-
-    def later(self, name: str) -> ColumnElement[datetime]:
-        """``now + <name>`` seconds: computed by the server on PostgreSQL."""
-        if self.pg:
-            return func.now(type_=_UTC) + bindparam(name, type_=Interval())
-        return bindparam(name, type_=_UTC)
+        self.array = db.codec.array
+        sql = db.sql
+        self.put = sql["queue.put"]
+        self.claim = sql["queue.claim"]
+        self.ack = sql["queue.ack"]
+        self.release = sql["queue.release"]
+        self.extend = sql["queue.extend"]
+        self.next_visible = sql["queue.next_visible"]
+        self.pending = sql["queue.pending"]
+        self.notify = sql["queue.notify"] if self.pg else None
 
     def times(self, **seconds: float) -> dict[str, Any]:
-        """Driver parameters for `now`/`later`: intervals on PostgreSQL, instants on SQLite."""
+        """Parameters for "now" and "now + seconds": intervals the server adds to its clock
+        on PostgreSQL, instants on SQLite (plus ``p_now``)."""
         if self.pg:
             return {name: timedelta(seconds=s) for name, s in seconds.items()}
         now = datetime.now(UTC)
@@ -168,7 +84,7 @@ class _Statements:
         return params
 
     def ids(self, job_ids: Sequence[int]) -> Any:
-        return [int(i) for i in job_ids] if self.pg else _json.dumps([int(i) for i in job_ids])
+        return self.array(int(i) for i in job_ids)
 
 
 class Queue:
@@ -196,10 +112,10 @@ class Queue:
         with contextlib.suppress(ValueError):
             self._listeners.remove(callback)
 
-    def _announce(self, conn: Connection, topic: str) -> None:
+    def _announce(self, conn: Conn, topic: str) -> None:
         self.db.after_commit(conn, lambda: self._wake(topic))
-        if self._s.pg:
-            # delivered to LISTENers at commit, and only if the transaction commits
+        if self._s.notify is not None:
+            # PostgreSQL: delivered to LISTENers at commit, and only if the transaction commits
             self._s.notify.execute(driver(conn), {"p_channel": QUEUE_CHANNEL, "p_topic": topic})
 
     def _wake(self, topic: str) -> None:
@@ -218,7 +134,7 @@ class Queue:
         *,
         key: str | None = None,
         delay: float = 0.0,
-        conn: Connection | None = None,
+        conn: Conn | None = None,
     ) -> int:
         """Enqueue one job, claimable after ``delay`` seconds; returns its id."""
         params = self._s.times(p_at=delay)
@@ -237,30 +153,31 @@ class Queue:
         *,
         keys: Sequence[str | None] | None = None,
         delay: float = 0.0,
-        conn: Connection | None = None,
+        conn: Conn | None = None,
     ) -> list[int]:
-        """Enqueue several jobs of one topic in one statement; returns their ids in order."""
+        """Enqueue several jobs of one topic in one transaction; returns their ids in order.
+
+        PostgreSQL inserts them in one statement; SQLite, with no round trips to save, runs
+        the one-job INSERT for each.
+        """
         if not payloads:
             return []
         if keys is not None and len(keys) != len(payloads):
             raise StoreError(f"put_many: {len(keys)} keys for {len(payloads)} payloads")
-        # the Core statement wants Python values: SQLAlchemy does the type processing here
-        if self._s.pg:
-            times: dict[str, Any] = {"p_at": timedelta(seconds=delay)}
-        else:
-            times = {"p_at": datetime.now(UTC) + timedelta(seconds=delay)}
+        common = self._s.times(p_at=delay)
+        common["p_topic"] = topic
         rows = [
-            {
-                **times,
-                "p_topic": topic,
-                "p_key": None if keys is None else keys[i],
-                "p_payload": payload,
-            }
+            {**common, "p_key": None if keys is None else keys[i], "p_payload": payload}
             for i, payload in enumerate(payloads)
         ]
         with use(self.db, conn) as c:
             self._announce(c, topic)
-            ids = c.execute(self._s.put_many, rows).scalars().all()
+            if self._s.pg:
+                # one multi-row INSERT through SQLAlchemy, ids in row order
+                ids = [row[0] for row in self.db.run(c, "queue.put_many", rows)]
+            else:
+                put, raw = self._s.put, driver(c)
+                ids = [put.execute(raw, row).fetchone()[0] for row in rows]
         return [int(i) for i in ids]
 
     # -- consuming -----------------------------------------------------------------------------
@@ -272,7 +189,7 @@ class Queue:
         *,
         limit: int = 1,
         lease: float = 30.0,
-        conn: Connection | None = None,
+        conn: Conn | None = None,
     ) -> list[Job]:
         """Atomically take up to ``limit`` claimable jobs for ``lease`` seconds, oldest first.
 
@@ -301,14 +218,14 @@ class Queue:
         jobs.sort(key=lambda j: (j.available_at, j.id))
         return jobs
 
-    def ack(self, job_ids: Sequence[int], *, conn: Connection | None = None) -> int:
+    def ack(self, job_ids: Sequence[int], *, conn: Conn | None = None) -> int:
         """Finish jobs: their rows are deleted. Returns how many existed."""
         if not job_ids:
             return 0
         with use(self.db, conn) as c:
             return self._s.ack.execute(driver(c), {"p_ids": self._s.ids(job_ids)}).rowcount
 
-    def release(self, job_id: int, delay: float = 0.0, *, conn: Connection | None = None) -> bool:
+    def release(self, job_id: int, delay: float = 0.0, *, conn: Conn | None = None) -> bool:
         """Give a claimed job back, claimable again after ``delay`` seconds (a retry backoff).
 
         The attempt stays counted. False if the job no longer exists.
@@ -323,9 +240,7 @@ class Queue:
             self._announce(c, row[0])
         return True
 
-    def extend(
-        self, job_ids: Sequence[int], lease: float, *, conn: Connection | None = None
-    ) -> int:
+    def extend(self, job_ids: Sequence[int], lease: float, *, conn: Conn | None = None) -> int:
         """Renew the lease of claimed jobs to ``lease`` seconds from now (a heartbeat).
 
         Returns how many claimed jobs were extended (acked or released ones are not).
@@ -339,7 +254,7 @@ class Queue:
 
     # -- observing -----------------------------------------------------------------------------
 
-    def next_available_in(self, topic: str, *, conn: Connection | None = None) -> float | None:
+    def next_available_in(self, topic: str, *, conn: Conn | None = None) -> float | None:
         """Seconds until a job of ``topic`` becomes claimable: 0.0 if one is claimable now,
         None if the topic is empty. Includes running jobs' lease ends (they may come back)."""
         params = self._s.times()
@@ -351,7 +266,7 @@ class Queue:
         ts_out = self._s.ts_out
         return max(0.0, (ts_out(first) - ts_out(now)).total_seconds())
 
-    def pending(self, topic: str, *, conn: Connection | None = None) -> int:
+    def pending(self, topic: str, *, conn: Conn | None = None) -> int:
         """Jobs of ``topic`` not yet acked (waiting, delayed or running)."""
         with use(self.db, conn, readonly=True) as c:
             return int(self._s.pending.execute(driver(c), {"p_topic": topic}).fetchone()[0])

@@ -1,5 +1,8 @@
 """Tables shared by both dialects, and the one timestamp type they agree on.
 
+These definitions are the source of SQLite's schema too: `_generate` compiles them into
+`_sqlite_sql` (regenerate after changing them).
+
 Documents (execution headers, task runs, flow locks) are kept as JSON *text*: the store never
 looks inside them, text round-trips byte for byte (PostgreSQL's JSONB would reorder keys) and
 skips a parse on the database side. Only columns that are filtered on are split out.
@@ -30,6 +33,10 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.types import TypeDecorator, TypeEngine
 
+# the version is checked on SQLite too, without SQLAlchemy: it lives with the Database.
+# Bump it whenever the tables below change.
+from tercel.store._db import SCHEMA_VERSION
+
 __all__ = [
     "SCHEMA_VERSION",
     "UTCDateTime",
@@ -41,9 +48,6 @@ __all__ = [
     "schema_version",
     "task_runs",
 ]
-
-#: Bumped whenever the tables change; a database with a higher number is refused.
-SCHEMA_VERSION = 1
 
 
 class UTCDateTime(TypeDecorator[datetime]):
