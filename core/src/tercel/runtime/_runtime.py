@@ -160,6 +160,7 @@ class Runtime:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._outputs_cache: dict[tuple[str, int, int, int], dict[str, Any]] = {}
         self._conn: Any = None  # the open transaction while an execution is advanced (one per thread)
+        self._next_delayed: float | None = None  # when this process's next delayed event is due
 
     # -- lifecycle -----------------------------------------------------------------------------
     async def __aenter__(self) -> Runtime:
@@ -346,20 +347,30 @@ class Runtime:
     async def _executor_loop(self) -> None:
         # after a restart: executions left RUNNING are re-settled once
         await self._recover()
+        limit = 128
         while not self._stopping:
             self._wake_executor.clear()
-            jobs = self.db.queue.claim(EXECUTOR_TOPIC, self._consumer, limit=128, lease=LEASE)
-            if not jobs:
-                wait = self.db.queue.next_available_in(EXECUTOR_TOPIC)
-                with contextlib.suppress(asyncio.TimeoutError):
-                    await asyncio.wait_for(self._wake_executor.wait(), timeout=min(wait if wait is not None else 1.0, 1.0))
-                continue
-            by_execution: dict[str, list[Any]] = {}
-            for job in jobs:
-                by_execution.setdefault(job.key or "", []).append(job)
-            for execution_id, group in by_execution.items():
-                self._process(execution_id, group)
-            await asyncio.sleep(0)
+            jobs = self.db.queue.claim(EXECUTOR_TOPIC, self._consumer, limit=limit, lease=LEASE)
+            if jobs:
+                by_execution: dict[str, list[Any]] = {}
+                for job in jobs:
+                    by_execution.setdefault(job.key or "", []).append(job)
+                for execution_id, group in by_execution.items():
+                    self._process(execution_id, group)
+                if len(jobs) == limit:
+                    await asyncio.sleep(0)
+                    continue  # more may be waiting
+            # whatever is put from now on sets the event (it was cleared before the claim), so
+            # waiting here never misses work; delayed jobs of this process wake us on time, and
+            # a poll each second catches other processes' delayed jobs
+            timeout = 1.0
+            if self._next_delayed is not None:
+                timeout = max(0.0, min(timeout, self._next_delayed - time.monotonic()))
+                if timeout == 0.0:
+                    self._next_delayed = None
+                    continue
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(self._wake_executor.wait(), timeout=timeout)
 
     async def _recover(self) -> None:
         try:
@@ -471,6 +482,8 @@ class Runtime:
             if isinstance(effect, Dispatch):
                 jobs.append(ion.dumps({"execution": ex.id, "taskRun": effect.task_run_id, "attempt": effect.attempt, "version": ex.version}))
             elif isinstance(effect, Delay):
+                due = time.monotonic() + effect.seconds
+                self._next_delayed = due if self._next_delayed is None else min(self._next_delayed, due)
                 self.db.queue.put(
                     EXECUTOR_TOPIC, ion.dumps({"kind": "retry", "execution": ex.id, "taskRun": effect.task_run_id}),
                     key=ex.id, delay=effect.seconds, conn=conn,
@@ -499,11 +512,12 @@ class Runtime:
                 payload = ion.loads(job.payload)
                 task = asyncio.create_task(self._run_job(job, payload))
                 self._running[str(job.id)] = (task, None)  # the context is set when the job starts
-            if not jobs:
-                with contextlib.suppress(asyncio.TimeoutError):
-                    await asyncio.wait_for(self._wake_worker.wait(), timeout=1.0)
-            else:
+            if jobs and len(jobs) == room:
                 await asyncio.sleep(0)
+                continue  # there may be more: claim again once they started
+            # new jobs and freed slots set the event (cleared before the claim): nothing is missed
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(self._wake_worker.wait(), timeout=1.0)
 
     async def _heartbeat_loop(self) -> None:
         while not self._stopping:
@@ -607,7 +621,8 @@ class Runtime:
         except Exception as exc:
             event.update(state=State.FAILED.value, outputs=None, error=f"task '{tr.task_id}' returned outputs that cannot be stored: {exc}")
             data = ion.dumps(event)
-        self._flush_logs()
+        if state is not State.SUCCESS:
+            self._flush_logs()  # errors are stored before the executor reacts (errorLogs())
         with self.db.transaction() as conn:
             self.db.queue.put(EXECUTOR_TOPIC, data, key=ex.id, conn=conn)
             self.db.queue.ack([job.id], conn=conn)
