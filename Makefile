@@ -19,6 +19,7 @@ run: setup
 	$(VENV)/bin/tercel run-examples examples
 
 test: setup
+	$(VENV)/bin/ruff check .
 	$(VENV)/bin/pytest -n 2 -q
 
 lint: setup

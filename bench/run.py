@@ -20,7 +20,7 @@ import sys
 import tempfile
 import time
 import types
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -51,7 +51,7 @@ class Generate(RunnableTask):
 
     def run(self, ctx: Any) -> RowsOut:
         n = ctx.render(self.rows)
-        base = datetime(2024, 1, 1, tzinfo=timezone.utc)
+        base = datetime(2024, 1, 1, tzinfo=UTC)
         path = ctx.working_dir / "rows.ion"
         count = ion.write_rows_file(path, ({"id": i, "score": i * 0.5, "name": f"row {i}", "at": base + timedelta(seconds=i)} for i in range(n)))
         return RowsOut(uri=ctx.put_file(path, "rows.ion"), rows=count)

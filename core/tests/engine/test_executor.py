@@ -8,12 +8,10 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Callable
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from tercel_sdk import State
-
 from tercel.engine import (
     Cancel,
     Delay,
@@ -29,8 +27,9 @@ from tercel.engine import (
 from tercel.expressions import ExpressionEngine
 from tercel.flows import load_flow
 from tercel.plugins import PluginManager
+from tercel_sdk import State
 
-T0 = datetime(2026, 1, 1, tzinfo=timezone.utc)
+T0 = datetime(2026, 1, 1, tzinfo=UTC)
 PLUGINS = PluginManager(autoload=True).discover()
 ENGINE = ExpressionEngine()
 

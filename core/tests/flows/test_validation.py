@@ -5,7 +5,6 @@ from __future__ import annotations
 import time
 
 import pytest
-
 from tercel.errors import Position
 from tercel.expressions import ExpressionEngine
 from tercel.flows import FlowSyntaxError, FlowValidationError, load_flow

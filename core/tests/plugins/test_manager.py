@@ -14,7 +14,6 @@ import textwrap
 from pathlib import Path
 
 import pytest
-
 from tercel.plugins import PluginManager, UnknownType
 
 GOOD_TASK = '''

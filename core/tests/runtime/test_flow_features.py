@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -40,7 +40,7 @@ class MakeTyped(RunnableTask):
 
     def run(self, ctx: Any) -> Typed:
         return Typed(
-            when=datetime(2024, 5, 6, 7, 8, 9, 123456, tzinfo=timezone.utc),
+            when=datetime(2024, 5, 6, 7, 8, 9, 123456, tzinfo=UTC),
             day=date(2024, 2, 29),
             amount=Decimal("12.50"),
             span=timedelta(hours=1, minutes=30),
@@ -112,7 +112,7 @@ def test_typed_values_survive_between_tasks() -> None:
     )
     assert result.state == "SUCCESS"
     outputs = result.outputs("make")
-    assert outputs["when"] == datetime(2024, 5, 6, 7, 8, 9, 123456, tzinfo=timezone.utc)
+    assert outputs["when"] == datetime(2024, 5, 6, 7, 8, 9, 123456, tzinfo=UTC)
     assert outputs["amount"] == Decimal("12.50") and outputs["day"] == date(2024, 2, 29)
     assert result.outputs("check")["names"] == {"when": "datetime", "day": "date", "amount": "Decimal", "span": "timedelta", "raw": "bytes"}
 

@@ -9,12 +9,11 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
-from tercel_sdk import State
-
 from tercel.flows import load_flow
 from tercel.plugins import PluginManager
 from tercel.runtime import Runtime
 from tercel.settings import Settings
+from tercel_sdk import State
 
 PG_URL = os.environ.get("TERCEL_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 PLUGINS = PluginManager().discover()

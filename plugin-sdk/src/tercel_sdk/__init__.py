@@ -34,8 +34,27 @@ from ._task import (
     TaskMap,
     TaskSpec,
 )
-from ._trigger import PollingTrigger, RealtimeTrigger, ScheduleTrigger, Trigger, TriggerEvent
 from .errors import TaskFailed, TaskWarning
+
+_LAZY = {
+    # trigger models are only built when something uses them (keeps `tercel run` quick to start)
+    "PollingTrigger": "._trigger",
+    "RealtimeTrigger": "._trigger",
+    "ScheduleTrigger": "._trigger",
+    "Trigger": "._trigger",
+    "TriggerEvent": "._trigger",
+}
+
+
+def __getattr__(name: str) -> object:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'tercel_sdk' has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(module, __name__), name)
+    globals()[name] = value
+    return value
 
 __version__ = "0.1.0"
 

@@ -1,6 +1,17 @@
 """The engine: executions in memory and the pure decisions that move them on."""
 
-from ._executor import Cancel, Delay, Dispatch, Executor, Finished, LogEffect, Ports, Step, TaskResult, truthy
+from ._executor import (
+    Cancel,
+    Delay,
+    Dispatch,
+    Executor,
+    Finished,
+    LogEffect,
+    Ports,
+    Step,
+    TaskResult,
+    truthy,
+)
 from ._model import Attempt, Execution, RunState, TaskRun, iso
 from ._variables import build_variables, outputs_map, stringify_value
 

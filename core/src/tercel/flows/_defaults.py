@@ -33,8 +33,5 @@ def apply_plugin_defaults(task: dict[str, Any], names: Iterable[str], defaults: 
         if not _matches(str(entry.get("type", "")), names):
             continue
         values = entry.get("values") or {}
-        if entry.get("forced"):
-            result = _merge(result, values)
-        else:
-            result = _merge(values, result)
+        result = _merge(result, values) if entry.get("forced") else _merge(values, result)
     return result

@@ -115,7 +115,7 @@ def validate_flow(
         if expected is None:
             close = difflib.get_close_matches(str(key), FLOW_FIELDS, n=1)
             add(f"unknown flow property {key!r}", (key,), f"did you mean {close[0]!r}?" if close else None)
-        elif value is not None and not isinstance(value, _PY_TYPES[expected]) or (
+        elif (value is not None and not isinstance(value, _PY_TYPES[expected])) or (
             expected == "integer" and isinstance(value, bool)
         ):
             if key == "labels" and isinstance(value, list):
@@ -296,9 +296,9 @@ def validate_flow(
 
 @lru_cache(maxsize=2048)
 def _validator_for(info: TypeInfo) -> Any:
-    from jsonschema import Draft202012Validator
+    from ._jsonschema import SchemaValidator
 
-    return Draft202012Validator(info.entry["schema"])
+    return SchemaValidator(info.entry["schema"])
 
 
 def _check_properties(task: dict[str, Any], info: TypeInfo, path: tuple[str | int, ...], add: Callable[..., None]) -> None:

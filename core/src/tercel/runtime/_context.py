@@ -5,7 +5,7 @@ from __future__ import annotations
 import shutil
 import threading
 from collections.abc import Callable, Mapping
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
 
@@ -30,7 +30,7 @@ class RenderError(TercelError):
 
 
 def _utcnow() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 class _Logger:
@@ -95,7 +95,7 @@ def execution_functions(runtime: Runtime, execution: Execution) -> dict[str, Cal
         runtime.masker.add(value)
         return value
 
-    def kv(key: str, namespace: str | None = None, errorOnMissing: bool = True) -> Any:  # noqa: N803 - Kestra's name
+    def kv(key: str, namespace: str | None = None, errorOnMissing: bool = True) -> Any:
         value = runtime.kv.get(namespace or ns, str(key))
         if value is None and errorOnMissing:
             raise TercelError(f"kv key {key!r} not found in namespace {namespace or ns!r}")

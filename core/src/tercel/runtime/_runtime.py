@@ -18,7 +18,7 @@ import uuid
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from tercel_sdk import Output, State, TaskFailed, TaskWarning, ion
@@ -66,7 +66,7 @@ def new_id() -> str:
 
 
 def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 @dataclass(frozen=True)
@@ -646,7 +646,7 @@ class Runtime:
             coro = loop.run_in_executor(self._threads, run, ctx)
         try:
             result = await asyncio.wait_for(coro, timeout) if timeout is not None else await coro
-        except asyncio.TimeoutError:
+        except TimeoutError:
             ctx.cancel()
             from datetime import timedelta
 
