@@ -129,8 +129,7 @@ class PluginManager:
         self._discovered = True
         for ep in metadata.entry_points(group=ENTRY_POINT_GROUP):
             dist = ep.dist
-            name = dist.metadata["Name"] if dist is not None else ep.name
-            version = dist.version if dist is not None else "0"
+            name, version = _name_and_version(dist, ep.name)
             if name in self.blocked or ep.name in self.blocked:
                 continue
             if not self.autoload and name not in self.allowed and ep.name not in self.allowed:
@@ -278,6 +277,23 @@ class PluginManager:
             for key, value in (result or {}).items():
                 merged.setdefault(key, value)
         return merged
+
+
+def _name_and_version(dist: Any, fallback: str) -> tuple[str, str]:
+    """A distribution's name and version, from its `.dist-info` folder name when it has one.
+
+    Reading METADATA means the email parser for every plugin; the folder name
+    (`tercel_plugin_core-1.0.0.dist-info`, normalized by the installer) says the same for free.
+    """
+    if dist is None:
+        return fallback, "0"
+    folder = getattr(dist, "_path", None)
+    name = getattr(folder, "name", "")
+    if name.endswith(".dist-info"):
+        project, sep, version = name[: -len(".dist-info")].partition("-")
+        if sep and project and version:
+            return project.replace("_", "-").lower(), version
+    return dist.metadata["Name"], dist.version
 
 
 def _shipped_manifest_path(module: str) -> Path | None:
