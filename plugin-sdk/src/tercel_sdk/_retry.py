@@ -17,7 +17,7 @@ RetryBehavior = Literal["RETRY_FAILED_TASK", "CREATE_NEW_EXECUTION"]
 
 
 class _RetryBase(BaseModel):
-    model_config = ConfigDict(extra="forbid", alias_generator=to_camel, populate_by_name=True)
+    model_config = ConfigDict(extra="forbid", alias_generator=to_camel, populate_by_name=True, defer_build=True)
 
     max_attempts: int | None = Field(default=None, ge=1, description="Total attempts, the first included.")
     max_duration: Duration | None = Field(default=None, description="Give up once this much time has passed since the first attempt.")

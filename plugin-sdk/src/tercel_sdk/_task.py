@@ -87,6 +87,9 @@ class PluginType(BaseModel):
         # defaults go through the same validators as given values: a `Property.of(...)` default
         # gets its type and name, a `Duration` default written "PT1M" becomes a timedelta
         validate_default=True,
+        # schemas are built when a type is first used, not at import: most flows use a handful
+        # of the types a process knows, and building all of them is most of a cold start
+        defer_build=True,
     )
 
     type_name: ClassVar[str] = ""
@@ -112,7 +115,7 @@ class Output(BaseModel):
     """Base class of a task's typed outputs; fields keep their Python types (stored as Ion)."""
 
     model_config = ConfigDict(
-        alias_generator=to_camel, populate_by_name=True, arbitrary_types_allowed=True
+        alias_generator=to_camel, populate_by_name=True, arbitrary_types_allowed=True, defer_build=True
     )
 
 
