@@ -187,10 +187,14 @@ class Runtime:
         self._stopping = True
         self._wake_executor.set()
         self._wake_worker.set()
+        jobs = []
         for task, ctx in list(self._running.values()):
             if ctx is not None:
                 ctx.cancel()
             task.cancel()
+            jobs.append(task)
+        if jobs:  # let each one hand its job back before the database closes
+            await asyncio.wait(jobs, timeout=10)
         for task in self._tasks:
             task.cancel()
         for task in self._tasks:
@@ -318,16 +322,33 @@ class Runtime:
         return decode_execution(header, runs, header.pop(VERSION_KEY, 0))
 
     async def wait(self, execution_id: str, timeout: float | None = None) -> Execution:
-        """Wait until the execution ends; returns it as stored."""
-        ex = self.get_execution(execution_id)
-        if ex is not None and ex.state.current.is_terminated:
-            return ex
-        fut: asyncio.Future[Execution] = asyncio.get_running_loop().create_future()
+        """Wait until the execution ends and return it.
+
+        Woken at once when this process ends it; the store is also checked every second, so an
+        execution advanced by another process (distributed mode) is seen too.
+        """
+        loop = asyncio.get_running_loop()
+        deadline = None if timeout is None else loop.time() + timeout
+        fut: asyncio.Future[Execution] = loop.create_future()
         self._waiters.setdefault(execution_id, []).append(fut)
-        ex = self.get_execution(execution_id)
-        if ex is not None and ex.state.current.is_terminated:
-            return ex
-        return await asyncio.wait_for(fut, timeout)
+        try:
+            while True:
+                ex = self.get_execution(execution_id)
+                if ex is None:
+                    raise TercelError(f"no execution {execution_id!r}")
+                if ex.state.current.is_terminated:
+                    return ex
+                step = 1.0 if deadline is None else min(1.0, deadline - loop.time())
+                if step <= 0:
+                    raise asyncio.TimeoutError(f"execution {execution_id} still {ex.state.current.value}")
+                with contextlib.suppress(asyncio.TimeoutError):
+                    return await asyncio.wait_for(asyncio.shield(fut), step)
+        finally:
+            waiters = self._waiters.get(execution_id)
+            if waiters and fut in waiters:
+                waiters.remove(fut)
+                if not waiters:
+                    self._waiters.pop(execution_id, None)
 
     def _load(self, execution_id: str, conn: Any) -> Execution | None:
         from tercel.store import VERSION_KEY
@@ -373,10 +394,11 @@ class Runtime:
                 await asyncio.wait_for(self._wake_executor.wait(), timeout=timeout)
 
     async def _recover(self) -> None:
-        try:
-            running = self.db.executions.find(state="RUNNING", limit=1000)
-        except Exception:
-            return
+        """After a restart, re-settle executions that were moving (idempotent: nothing runs twice)."""
+        running: list[dict[str, Any]] = []
+        for state in ("RUNNING", "KILLING"):
+            with contextlib.suppress(Exception):
+                running += self.db.executions.find(state=state, limit=1000)
         for header in running:
             if header["id"] in self._executions:
                 continue
@@ -391,8 +413,9 @@ class Runtime:
             with self.db.transaction() as conn, self.db.lock_execution(execution_id, conn):
                 self._conn = conn
                 ex = self._load(execution_id, conn)
-                if ex is None:
+                if ex is None:  # deleted meanwhile: its events have nothing left to move
                     self.db.queue.ack([j.id for j in jobs], conn=conn)
+                    self._conn = None
                     return
                 executor = self._executor_for(ex)
                 total = Step()
