@@ -340,7 +340,7 @@ class Runtime:
                     return ex
                 step = 1.0 if deadline is None else min(1.0, deadline - loop.time())
                 if step <= 0:
-                    raise asyncio.TimeoutError(f"execution {execution_id} still {ex.state.current.value}")
+                    raise TimeoutError(f"execution {execution_id} still {ex.state.current.value}")
                 with contextlib.suppress(asyncio.TimeoutError):
                     return await asyncio.wait_for(asyncio.shield(fut), step)
         finally:
