@@ -206,3 +206,37 @@ def test_loop_outputs_are_keyed_by_value() -> None:
         "  - id: join\n    type: tercel.core.Return\n    format: \"{{ outputs.up['x'].value }}{{ outputs.up['y'].value }}\"\n",
     )
     assert result.outputs("join")["value"] == "XY"
+
+
+class FileOps(RunnableTask):
+    """Exercises the RunContext's file operations."""
+
+    type_name = "tests.FileOps"
+
+    class Out(Output):
+        size: int
+        existed: bool
+        deleted: bool
+        deleted_again: bool
+        exists_after: bool
+        other_namespace_error: str
+
+    def run(self, ctx: Any) -> Out:
+        uri = ctx.put_file(b"12345", "five.bin")
+        size, existed = ctx.file_size(uri), ctx.file_exists(uri)
+        deleted, deleted_again = ctx.delete_file(uri), ctx.delete_file(uri)
+        try:
+            ctx.delete_file("tercel:///other/ns/flow/x.txt")
+            error = ""
+        except Exception as exc:
+            error = str(exc)
+        return self.Out(size=size, existed=existed, deleted=deleted, deleted_again=deleted_again,
+                        exists_after=ctx.file_exists(uri), other_namespace_error=error)
+
+
+def test_file_operations_stay_inside_the_flows_namespace() -> None:
+    result = run_task(FileOps)
+    assert result.state == "SUCCESS", result.error
+    out = result.outputs
+    assert (out["size"], out["existed"], out["deleted"], out["deleted_again"], out["exists_after"]) == (5, True, True, False, False)
+    assert "another namespace" in out["other_namespace_error"]

@@ -102,6 +102,16 @@ class RunContext(Protocol):
 
     def read_file(self, uri: str) -> bytes: ...
 
+    def file_size(self, uri: str) -> int:
+        """Size in bytes of a file of internal storage."""
+        ...
+
+    def file_exists(self, uri: str) -> bool: ...
+
+    def delete_file(self, uri: str) -> bool:
+        """Delete a file of internal storage (of this flow's namespace); True if it existed."""
+        ...
+
     @property
     def kv(self) -> KVAccess: ...
 

@@ -220,6 +220,18 @@ class TaskRunContext:
         self._runtime.check_file_access(self.namespace, uri)
         return self._runtime.storage.get_bytes(uri)
 
+    def file_size(self, uri: str) -> int:
+        self._runtime.check_file_access(self.namespace, uri)
+        return self._runtime.storage.size(uri)
+
+    def file_exists(self, uri: str) -> bool:
+        self._runtime.check_file_access(self.namespace, uri)
+        return self._runtime.storage.exists(uri)
+
+    def delete_file(self, uri: str) -> bool:
+        self._runtime.check_file_access(self.namespace, uri)
+        return self._runtime.storage.delete(uri)
+
     @property
     def kv(self) -> _KV:
         return self._kv
