@@ -238,5 +238,6 @@ def test_file_operations_stay_inside_the_flows_namespace() -> None:
     result = run_task(FileOps)
     assert result.state == "SUCCESS", result.error
     out = result.outputs
-    assert (out["size"], out["existed"], out["deleted"], out["deleted_again"], out["exists_after"]) == (5, True, True, False, False)
-    assert "another namespace" in out["other_namespace_error"]
+    # outputs are camelCase in flows, like every other property name
+    assert (out["size"], out["existed"], out["deleted"], out["deletedAgain"], out["existsAfter"]) == (5, True, True, False, False)
+    assert "another namespace" in out["otherNamespaceError"]
