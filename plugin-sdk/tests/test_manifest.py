@@ -57,13 +57,13 @@ class Count(RunnableTask):
     """
 
     type_name = "tests.sdk.Count"
-    aliases = ("io.example.Count", "tests.sdk.LineCount")
-    title = "Count lines"
-    examples = (
+    type_aliases = ("io.example.Count", "tests.sdk.LineCount")
+    type_title = "Count lines"
+    type_examples = (
         Example(code="id: count\ntype: tests.sdk.Count\nuri: x", title="Count a file"),
         Example(code="id: flow\nnamespace: n\ntasks: []", full=True),
     )
-    metrics = (
+    type_metrics = (
         MetricDoc(name="lines", unit="lines", description="Lines counted."),
         MetricDoc(name="read.duration", type="timer"),
     )
@@ -262,8 +262,8 @@ def test_a_module_without_type_hooks() -> None:
         ([Count, type("Again", (Count,), {})], []),
         ([Count, Count], []),
         ([Count], [type("Clash", (Hourly,), {"type_name": "tests.sdk.Count"})]),
-        ([Count, type("Alias", (Group,), {"type_name": "tests.sdk.Other", "aliases": ("io.example.Count",)})], []),
-        ([type("Self", (Group,), {"type_name": "tests.sdk.Self", "aliases": ("tests.sdk.Self",)})], []),
+        ([Count, type("Alias", (Group,), {"type_name": "tests.sdk.Other", "type_aliases": ("io.example.Count",)})], []),
+        ([type("Self", (Group,), {"type_name": "tests.sdk.Self", "type_aliases": ("tests.sdk.Self",)})], []),
     ],
     ids=["same-type", "listed-twice", "across-hooks", "alias-of-another", "alias-of-itself"],
 )  # fmt: skip
@@ -273,7 +273,7 @@ def test_a_name_declared_twice_is_a_manifest_error(tasks: list[Any], triggers: l
 
 
 def test_the_duplicate_error_names_both_classes() -> None:
-    other = type("Other", (Group,), {"type_name": "tests.sdk.X", "aliases": ("tests.sdk.Count",)})
+    other = type("Other", (Group,), {"type_name": "tests.sdk.X", "type_aliases": ("tests.sdk.Count",)})
     with pytest.raises(ManifestError) as info:
         generate_manifest(plugin_module(tasks=[Count, other]))
     message = str(info.value)

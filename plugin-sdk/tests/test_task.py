@@ -35,7 +35,7 @@ class Greet(RunnableTask):
     """
 
     type_name = "tests.sdk.Greet"
-    aliases = ("io.example.Greet",)
+    type_aliases = ("io.example.Greet",)
 
     name: Property[str]
     times: Property[int] = Property.of(1)
@@ -215,7 +215,7 @@ def test_a_retry_block_is_parsed_by_its_type() -> None:
 def test_identity_and_docs() -> None:
     assert Greet.all_names() == ("tests.sdk.Greet", "io.example.Greet")
     assert Greet.describe() == "Say hello.\n\nIndented second paragraph."
-    assert Greet.kind == "task"
+    assert Greet.type_kind == "task"
     assert Greet.flowable is False
     assert Branches.flowable is True
     assert RunnableTask.describe().startswith("A task that does work")

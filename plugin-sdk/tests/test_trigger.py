@@ -53,7 +53,7 @@ def test_common_fields_and_their_defaults() -> None:
     assert trigger.log_to_file is False
     assert trigger.worker_group is None
     assert trigger.fail_on_trigger_error is False
-    assert Hourly.kind == "trigger"
+    assert Hourly.type_kind == "trigger"
     assert isinstance(trigger, Trigger)
 
 

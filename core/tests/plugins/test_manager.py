@@ -25,8 +25,8 @@ class Out(Output):
 class Shout(RunnableTask):
     """Say it louder."""
     type_name = "acme.text.Shout"
-    aliases = ("acme.Shout",)
-    title = "Shout a text"
+    type_aliases = ("acme.Shout",)
+    type_title = "Shout a text"
     text: Property[str]
 
     def run(self, ctx) -> Out:

@@ -84,7 +84,7 @@ class RunContext(Protocol):
     def metric(
         self, name: str, value: float, *, type: str = "counter", tags: Mapping[str, str] | None = None
     ) -> None:
-        """Record a metric of this task run (`counter` adds up, `timer` is in seconds)."""
+        """Record a metric of this task run (`counter` adds up, `timer` is in seconds, `gauge` is a level)."""
         ...
 
     @property

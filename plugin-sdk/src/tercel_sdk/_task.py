@@ -94,12 +94,12 @@ class PluginType(BaseModel):
 
     type_name: ClassVar[str] = ""
     """The full type name flows use, e.g. `tercel.core.Log`."""
-    aliases: ClassVar[tuple[str, ...]] = ()
+    type_aliases: ClassVar[tuple[str, ...]] = ()
     """Other names accepted for this type (e.g. Kestra's `io.kestra.plugin.core.log.Log`)."""
-    title: ClassVar[str] = ""
-    examples: ClassVar[tuple[Example, ...]] = ()
-    metrics: ClassVar[tuple[MetricDoc, ...]] = ()
-    kind: ClassVar[str] = "task"
+    type_title: ClassVar[str] = ""
+    type_examples: ClassVar[tuple[Example, ...]] = ()
+    type_metrics: ClassVar[tuple[MetricDoc, ...]] = ()
+    type_kind: ClassVar[str] = "task"
 
     @classmethod
     def describe(cls) -> str:
@@ -108,7 +108,7 @@ class PluginType(BaseModel):
 
     @classmethod
     def all_names(cls) -> tuple[str, ...]:
-        return (cls.type_name, *cls.aliases)
+        return (cls.type_name, *cls.type_aliases)
 
 
 class Output(BaseModel):
@@ -136,7 +136,7 @@ class Task(PluginType):
     run_if: str | None = Field(default=None, description="Run only if this expression is true; else SKIPPED.")
     worker_group: dict[str, Any] | None = Field(default=None, description="Run on workers of this group.")
 
-    kind: ClassVar[str] = "task"
+    type_kind: ClassVar[str] = "task"
 
 
 class RunnableTask(Task):

@@ -32,7 +32,7 @@ class TriggerEvent:
 class Trigger(PluginType):
     """Fields every trigger has in Kestra's DSL."""
 
-    kind: ClassVar[str] = "trigger"
+    type_kind: ClassVar[str] = "trigger"
 
     id: str = Field(pattern=TASK_ID_PATTERN)
     type: str

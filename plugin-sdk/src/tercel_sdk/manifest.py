@@ -74,7 +74,7 @@ def describe_type(cls: type[PluginType]) -> dict[str, Any]:
         schema = cls.model_json_schema(by_alias=True, mode="validation")
     except Exception as exc:  # pydantic raises several kinds
         raise ManifestError(f"{cls.type_name}: cannot build its JSON Schema: {exc}") from exc
-    schema["title"] = cls.title or cls.__name__
+    schema["title"] = cls.type_title or cls.__name__
     description = cls.describe()
     if description:
         schema["description"] = description
@@ -109,25 +109,25 @@ def describe_type(cls: type[PluginType]) -> dict[str, Any]:
         model = cls.output_model()
         if model is not None:
             outputs = model.model_json_schema(by_alias=True, mode="serialization")
-    kind = "trigger" if issubclass(cls, Trigger) else cls.kind
+    kind = "trigger" if issubclass(cls, Trigger) else cls.type_kind
     return {
         "type": cls.type_name,
-        "aliases": list(cls.aliases),
+        "aliases": list(cls.type_aliases),
         "kind": kind,
         "flowable": issubclass(cls, FlowableTask),
         "class": f"{cls.__module__}:{cls.__qualname__}",
-        "title": cls.title or cls.__name__,
+        "title": cls.type_title or cls.__name__,
         "description": description,
         "properties": props,
         "taskSlots": slots,
         "schema": schema,
         "outputs": outputs,
         "examples": [
-            {"title": e.title, "code": e.code, "full": e.full} for e in cls.examples
+            {"title": e.title, "code": e.code, "full": e.full} for e in cls.type_examples
         ],
         "metrics": [
             {"name": m.name, "type": m.type, "unit": m.unit, "description": m.description}
-            for m in cls.metrics
+            for m in cls.type_metrics
         ],
     }
 

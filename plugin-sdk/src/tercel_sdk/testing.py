@@ -141,11 +141,11 @@ def _adhoc_plugin(classes: list[type[PluginType]]) -> types.ModuleType:
 
     @hookimpl
     def tercel_task_types() -> list[type[PluginType]]:
-        return [c for c in classes if getattr(c, "kind", "task") == "task"]
+        return [c for c in classes if getattr(c, "type_kind", "task") == "task"]
 
     @hookimpl
     def tercel_trigger_types() -> list[type[PluginType]]:
-        return [c for c in classes if getattr(c, "kind", "task") == "trigger"]
+        return [c for c in classes if getattr(c, "type_kind", "task") == "trigger"]
 
     module.tercel_task_types = tercel_task_types  # type: ignore[attr-defined]
     module.tercel_trigger_types = tercel_trigger_types  # type: ignore[attr-defined]

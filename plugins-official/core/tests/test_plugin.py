@@ -18,11 +18,18 @@ from tercel_sdk.manifest import MANIFEST_FILENAME, generate_manifest, manifest_p
 
 PLUGIN_ROOT = Path(__file__).resolve().parents[1]
 TYPES = tercel_task_types()
+# class name -> Kestra group (the module it lives in). tercel's name is `tercel.core.<Name>`, or
+# `tercel.core.<group>.<Name>` where Kestra's groups make a bare name ambiguous or vague
+# (kv.Set vs state.Set, storage.Delete, metric.Publish).
+GROUPED = {"Publish"}
 EXPECTED_NAMES = {
     "Log": "log",
+    "Echo": "debug",
     "Return": "debug",
     "OutputValues": "output",
     "Fail": "execution",
+    "Assert": "execution",
+    "Publish": "metric",
     "Sleep": "flow",
     "Sequential": "flow",
     "Parallel": "flow",
@@ -41,16 +48,17 @@ def test_every_core_type_is_registered_once():
 @pytest.mark.parametrize("cls", TYPES, ids=lambda c: c.__name__)
 def test_type_names_follow_tercel_and_kestra(cls):
     name = cls.__name__
-    assert cls.type_name == f"tercel.core.{name}"
+    group = EXPECTED_NAMES[name]
+    assert cls.type_name == (f"tercel.core.{group}.{name}" if name in GROUPED else f"tercel.core.{name}")
     assert cls.__module__ == f"tercel_plugin_core.{EXPECTED_NAMES[name]}"
-    assert cls.aliases[0] == f"io.kestra.plugin.core.{EXPECTED_NAMES[name]}.{name}"
-    assert all(a.startswith("io.kestra.core.tasks.") for a in cls.aliases[1:])
+    assert cls.type_aliases[0] == f"io.kestra.plugin.core.{EXPECTED_NAMES[name]}.{name}"
+    assert all(a.startswith("io.kestra.core.tasks.") for a in cls.type_aliases[1:])
 
 
 @pytest.mark.parametrize("cls", TYPES, ids=lambda c: c.__name__)
 def test_types_are_documented(cls):
-    assert cls.title and cls.describe()
-    assert cls.examples and all(e.full and e.code.startswith("id: ") for e in cls.examples)
+    assert cls.type_title and cls.describe()
+    assert cls.type_examples and all(e.full and e.code.startswith("id: ") for e in cls.type_examples)
     for name, field in cls.model_fields.items():
         assert field.description, f"{cls.__name__}.{name} has no description"
 
@@ -100,12 +108,12 @@ def _tasks_in(value: Any) -> list[dict[str, Any]]:
 
 @pytest.mark.parametrize(
     ("cls", "index"),
-    [(cls, i) for cls in TYPES for i in range(len(cls.examples))],
+    [(cls, i) for cls in TYPES for i in range(len(cls.type_examples))],
     ids=lambda x: x.__name__ if isinstance(x, type) else str(x),
 )
 def test_examples_are_valid_flows(cls, index, task):
     yaml = pytest.importorskip("ruamel.yaml")
-    flow = yaml.YAML(typ="safe").load(cls.examples[index].code)
+    flow = yaml.YAML(typ="safe").load(cls.type_examples[index].code)
     assert {"id", "namespace", "tasks"} <= set(flow)
     tasks = _tasks_in(flow["tasks"])
     assert cls.type_name in {t["type"] for t in tasks}

@@ -194,8 +194,8 @@ class TaskRunContext:
             raise RenderError(self._runtime.masker.mask(f"task '{self.task_id}': {exc}")) from None
 
     def metric(self, name: str, value: float, *, type: str = "counter", tags: Mapping[str, str] | None = None) -> None:
-        if type not in ("counter", "timer"):
-            raise ValueError(f"metric type must be 'counter' or 'timer', got {type!r}")
+        if type not in ("counter", "timer", "gauge"):
+            raise ValueError(f"metric type must be 'counter', 'timer' or 'gauge', got {type!r}")
         self.metrics.append({"name": name, "type": type, "value": float(value), "tags": dict(tags or {})})
 
     @property

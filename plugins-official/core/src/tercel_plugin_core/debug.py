@@ -1,13 +1,13 @@
-"""`tercel.core.Return` (Kestra's `io.kestra.plugin.core.debug.Return`)."""
+"""Debug tasks: `tercel.core.Return` and the deprecated `tercel.core.Echo` (Kestra's `debug` group)."""
 
 from __future__ import annotations
 
 import time
 
 from pydantic import Field
-from tercel_sdk import Example, MetricDoc, Output, Property, RunContext, RunnableTask
+from tercel_sdk import Example, LogLevel, MetricDoc, Output, Property, RunContext, RunnableTask
 
-__all__ = ["Return", "ReturnOutput"]
+__all__ = ["Echo", "Return", "ReturnOutput"]
 
 
 class ReturnOutput(Output):
@@ -24,9 +24,9 @@ class Return(RunnableTask):
     """
 
     type_name = "tercel.core.Return"
-    aliases = ("io.kestra.plugin.core.debug.Return", "io.kestra.core.tasks.debugs.Return")
-    title = "Return a rendered value."
-    examples = (
+    type_aliases = ("io.kestra.plugin.core.debug.Return", "io.kestra.core.tasks.debugs.Return")
+    type_title = "Return a rendered value."
+    type_examples = (
         Example(
             title="Return a value built from the context.",
             full=True,
@@ -45,7 +45,7 @@ tasks:
 """,
         ),
     )
-    metrics = (
+    type_metrics = (
         MetricDoc(name="length", type="counter", description="Length of the rendered value."),
         MetricDoc(name="duration", type="timer", unit="seconds", description="Time spent rendering."),
     )
@@ -60,3 +60,43 @@ tasks:
         ctx.metric("length", len(value or ""))
         ctx.metric("duration", time.perf_counter() - start, type="timer")
         return ReturnOutput(value=value)
+
+
+class Echo(RunnableTask):
+    """Log a rendered message (Kestra's deprecated `Echo`; prefer `tercel.core.Log`).
+
+    Kept so Kestra flows that still use it run unchanged.
+    """
+
+    type_name = "tercel.core.Echo"
+    type_aliases = ("io.kestra.plugin.core.debug.Echo", "io.kestra.core.tasks.debugs.Echo")
+    type_title = "Log a message (deprecated, use Log)."
+    type_examples = (
+        Example(
+            title="Log the flow's id.",
+            full=True,
+            code="""\
+id: echo
+namespace: company.team
+
+tasks:
+  - id: echo
+    type: tercel.core.Echo
+    level: WARN
+    format: "{{ flow.id }} is still using Echo"
+""",
+        ),
+    )
+
+    format: Property[str] = Field(description="The message to log.")
+    level: Property[LogLevel] = Field(default=Property.of("INFO"), description="The log level.")
+
+    def run(self, ctx: RunContext) -> None:
+        message = ctx.render(self.format)
+        {
+            "TRACE": ctx.logger.trace,
+            "DEBUG": ctx.logger.debug,
+            "INFO": ctx.logger.info,
+            "WARN": ctx.logger.warning,
+            "ERROR": ctx.logger.error,
+        }[ctx.render(self.level)](message)

@@ -1,13 +1,13 @@
-"""`tercel.core.Fail` (Kestra's `io.kestra.plugin.core.execution.Fail`)."""
+"""Execution tasks: `tercel.core.Fail` and `tercel.core.Assert` (Kestra's `execution` group)."""
 
 from __future__ import annotations
 
 from pydantic import Field
-from tercel_sdk import Example, Property, RunContext, RunnableTask, TaskFailed
+from tercel_sdk import Example, MetricDoc, Property, RunContext, RunnableTask, TaskFailed
 
 from ._coerce import ConditionValue, is_truthy
 
-__all__ = ["Fail"]
+__all__ = ["Assert", "Fail"]
 
 
 class Fail(RunnableTask):
@@ -20,9 +20,9 @@ class Fail(RunnableTask):
     """
 
     type_name = "tercel.core.Fail"
-    aliases = ("io.kestra.plugin.core.execution.Fail", "io.kestra.core.tasks.executions.Fail")
-    title = "Fail the execution."
-    examples = (
+    type_aliases = ("io.kestra.plugin.core.execution.Fail", "io.kestra.core.tasks.executions.Fail")
+    type_title = "Fail the execution."
+    type_examples = (
         Example(
             title="Fail on a Switch branch.",
             full=True,
@@ -97,3 +97,61 @@ tasks:
         if self.condition is not None and not is_truthy(ctx.render(self.condition)):
             return None
         raise TaskFailed(ctx.render(self.error_message))
+
+
+class Assert(RunnableTask):
+    """Check conditions on the execution's data; fail the task if any is false.
+
+    Each condition is rendered and coerced to a boolean (Kestra's rule: `false`, `0`, `-0`, an
+    empty string and null are false). Every false condition is logged at ERROR, so one run
+    reports all of them; the metrics `success` and `failed` count them. `errorMessage` is added
+    to the failure message.
+    """
+
+    type_name = "tercel.core.Assert"
+    type_aliases = ("io.kestra.plugin.core.execution.Assert",)
+    type_title = "Assert conditions."
+    type_examples = (
+        Example(
+            title="Check an input and an earlier output.",
+            full=True,
+            code="""\
+id: assert
+namespace: company.team
+
+inputs:
+  - id: param
+    type: STRING
+
+tasks:
+  - id: check
+    type: tercel.core.Assert
+    conditions:
+      - "{{ inputs.param == 'ok' }}"
+      - "{{ 1 + 1 == 2 }}"
+    errorMessage: "the input was not ok"
+""",
+        ),
+    )
+    type_metrics = (
+        MetricDoc(name="success", type="counter", description="Conditions that held."),
+        MetricDoc(name="failed", type="counter", description="Conditions that did not hold."),
+    )
+
+    conditions: list[Property[ConditionValue]] = Field(min_length=1, description="Conditions that must all be true.")
+    error_message: Property[str] | None = Field(default=None, description="Added to the error when a condition is false.")
+
+    def run(self, ctx: RunContext) -> None:
+        failed = 0
+        for index, condition in enumerate(self.conditions):
+            if is_truthy(ctx.render(condition)):
+                continue
+            failed += 1
+            ctx.logger.error(f"assertion {index + 1} failed: {condition.raw}")
+        ctx.metric("success", len(self.conditions) - failed)
+        ctx.metric("failed", failed)
+        if failed:
+            message = f"{failed} of {len(self.conditions)} assertion{'s' if len(self.conditions) > 1 else ''} failed"
+            if self.error_message is not None:
+                message += f": {ctx.render(self.error_message)}"
+            raise TaskFailed(message)

@@ -88,9 +88,9 @@ class Sleep(RunnableTask):
     """
 
     type_name = "tercel.core.Sleep"
-    aliases = ("io.kestra.plugin.core.flow.Sleep",)
-    title = "Pause for a duration."
-    examples = (
+    type_aliases = ("io.kestra.plugin.core.flow.Sleep",)
+    type_title = "Pause for a duration."
+    type_examples = (
         Example(
             title="Wait five seconds between two tasks.",
             full=True,
@@ -141,9 +141,9 @@ class Sequential(FlowableTask):
     """
 
     type_name = "tercel.core.Sequential"
-    aliases = ("io.kestra.plugin.core.flow.Sequential", "io.kestra.core.tasks.flows.Sequential")
-    title = "Run tasks one after the other."
-    examples = (
+    type_aliases = ("io.kestra.plugin.core.flow.Sequential", "io.kestra.core.tasks.flows.Sequential")
+    type_title = "Run tasks one after the other."
+    type_examples = (
         Example(
             title="Group tasks, with their own error handler.",
             full=True,
@@ -187,9 +187,9 @@ class Parallel(FlowableTask):
     """
 
     type_name = "tercel.core.Parallel"
-    aliases = ("io.kestra.plugin.core.flow.Parallel", "io.kestra.core.tasks.flows.Parallel")
-    title = "Run tasks in parallel."
-    examples = (
+    type_aliases = ("io.kestra.plugin.core.flow.Parallel", "io.kestra.core.tasks.flows.Parallel")
+    type_title = "Run tasks in parallel."
+    type_examples = (
         Example(
             title="Run six tasks, at most three at a time.",
             full=True,
@@ -257,9 +257,9 @@ class If(FlowableTask):
     """
 
     type_name = "tercel.core.If"
-    aliases = ("io.kestra.plugin.core.flow.If", "io.kestra.core.tasks.flows.If")
-    title = "Branch on a condition."
-    examples = (
+    type_aliases = ("io.kestra.plugin.core.flow.If", "io.kestra.core.tasks.flows.If")
+    type_title = "Branch on a condition."
+    type_examples = (
         Example(
             title="Run one branch or the other depending on an input.",
             full=True,
@@ -337,9 +337,9 @@ class Switch(FlowableTask):
     """
 
     type_name = "tercel.core.Switch"
-    aliases = ("io.kestra.plugin.core.flow.Switch", "io.kestra.core.tasks.flows.Switch")
-    title = "Branch on a value."
-    examples = (
+    type_aliases = ("io.kestra.plugin.core.flow.Switch", "io.kestra.core.tasks.flows.Switch")
+    type_title = "Branch on a value."
+    type_examples = (
         Example(
             title="Pick a branch from an input.",
             full=True,
@@ -470,9 +470,9 @@ class ForEach(FlowableTask):
     """
 
     type_name = "tercel.core.ForEach"
-    aliases = ("io.kestra.plugin.core.flow.ForEach",)
-    title = "Run tasks for each value of a list."
-    examples = (
+    type_aliases = ("io.kestra.plugin.core.flow.ForEach",)
+    type_title = "Run tasks for each value of a list."
+    type_examples = (
         Example(
             title=(
                 "`taskrun.value` is the value of the direct children (`before_if`, `if`); a "

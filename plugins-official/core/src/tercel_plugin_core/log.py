@@ -21,9 +21,9 @@ class Log(RunnableTask):
     """
 
     type_name = "tercel.core.Log"
-    aliases = ("io.kestra.plugin.core.log.Log", "io.kestra.core.tasks.log.Log")
-    title = "Log a message."
-    examples = (
+    type_aliases = ("io.kestra.plugin.core.log.Log", "io.kestra.core.tasks.log.Log")
+    type_title = "Log a message."
+    type_examples = (
         Example(
             title="Log a message with expressions, at DEBUG level.",
             full=True,

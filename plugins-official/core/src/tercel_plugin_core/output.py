@@ -24,12 +24,12 @@ class OutputValues(RunnableTask):
     """
 
     type_name = "tercel.core.OutputValues"
-    aliases = (
+    type_aliases = (
         "io.kestra.plugin.core.output.OutputValues",
         "io.kestra.core.tasks.outputs.OutputValues",
     )
-    title = "Output values."
-    examples = (
+    type_title = "Output values."
+    type_examples = (
         Example(
             title="Output values and use them in a later task.",
             full=True,

@@ -19,10 +19,14 @@ __all__ = ["tercel_task_types"]
 @hookimpl
 def tercel_task_types() -> list[type[Task]]:
     """The task types of this plugin."""
-    from .debug import Return
-    from .execution import Fail
+    from .debug import Echo, Return
+    from .execution import Assert, Fail
     from .flow import ForEach, If, Parallel, Sequential, Sleep, Switch
     from .log import Log
+    from .metric import Publish
     from .output import OutputValues
 
-    return [Log, Return, OutputValues, Fail, Sleep, Sequential, Parallel, If, Switch, ForEach]
+    return [
+        Log, Echo, Return, OutputValues, Fail, Assert, Publish,
+        Sleep, Sequential, Parallel, If, Switch, ForEach,
+    ]
