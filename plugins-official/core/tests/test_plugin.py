@@ -18,44 +18,54 @@ from tercel_sdk.manifest import MANIFEST_FILENAME, generate_manifest, manifest_p
 
 PLUGIN_ROOT = Path(__file__).resolve().parents[1]
 TYPES = tercel_task_types()
-# class name -> Kestra group (the module it lives in). tercel's name is `tercel.core.<Name>`, or
-# `tercel.core.<group>.<Name>` where Kestra's groups make a bare name ambiguous or vague
-# (kv.Set vs state.Set, storage.Delete, metric.Publish).
-GROUPED = {"Publish"}
-EXPECTED_NAMES = {
-    "Log": "log",
-    "Echo": "debug",
-    "Return": "debug",
-    "OutputValues": "output",
-    "Fail": "execution",
-    "Assert": "execution",
-    "Publish": "metric",
-    "Sleep": "flow",
-    "Sequential": "flow",
-    "Parallel": "flow",
-    "If": "flow",
-    "Switch": "flow",
-    "ForEach": "flow",
+# (Kestra group = the module a type lives in, class name). tercel's name is `tercel.core.<Name>`,
+# or `tercel.core.<group>.<Name>` where Kestra's groups make a bare name ambiguous or vague
+# (kv.Set vs state.Set, metric.Publish).
+GROUPED = {"kv", "state", "metric"}
+EXPECTED = {
+    ("log", "Log"),
+    ("debug", "Echo"),
+    ("debug", "Return"),
+    ("output", "OutputValues"),
+    ("execution", "Fail"),
+    ("execution", "Assert"),
+    ("metric", "Publish"),
+    ("flow", "Sleep"),
+    ("flow", "Sequential"),
+    ("flow", "Parallel"),
+    ("flow", "If"),
+    ("flow", "Switch"),
+    ("flow", "ForEach"),
+    ("kv", "Set"),
+    ("kv", "Get"),
+    ("kv", "GetKeys"),
+    ("kv", "Delete"),
+    ("state", "Set"),
+    ("state", "Get"),
+    ("state", "Delete"),
 }
 
 
+def _group(cls: type) -> str:
+    return cls.__module__.rsplit(".", 1)[-1]
+
+
 def test_every_core_type_is_registered_once():
-    assert sorted(cls.__name__ for cls in TYPES) == sorted(EXPECTED_NAMES)
+    assert sorted((_group(cls), cls.__name__) for cls in TYPES) == sorted(EXPECTED)
     names = [name for cls in TYPES for name in cls.all_names()]
     assert len(names) == len(set(names))
 
 
-@pytest.mark.parametrize("cls", TYPES, ids=lambda c: c.__name__)
+@pytest.mark.parametrize("cls", TYPES, ids=lambda c: c.type_name)
 def test_type_names_follow_tercel_and_kestra(cls):
-    name = cls.__name__
-    group = EXPECTED_NAMES[name]
-    assert cls.type_name == (f"tercel.core.{group}.{name}" if name in GROUPED else f"tercel.core.{name}")
-    assert cls.__module__ == f"tercel_plugin_core.{EXPECTED_NAMES[name]}"
-    assert cls.type_aliases[0] == f"io.kestra.plugin.core.{EXPECTED_NAMES[name]}.{name}"
+    name, group = cls.__name__, _group(cls)
+    assert cls.__module__ == f"tercel_plugin_core.{group}"
+    assert cls.type_name == (f"tercel.core.{group}.{name}" if group in GROUPED else f"tercel.core.{name}")
+    assert cls.type_aliases[0] == f"io.kestra.plugin.core.{group}.{name}"
     assert all(a.startswith("io.kestra.core.tasks.") for a in cls.type_aliases[1:])
 
 
-@pytest.mark.parametrize("cls", TYPES, ids=lambda c: c.__name__)
+@pytest.mark.parametrize("cls", TYPES, ids=lambda c: c.type_name)
 def test_types_are_documented(cls):
     assert cls.type_title and cls.describe()
     assert cls.type_examples and all(e.full and e.code.startswith("id: ") for e in cls.type_examples)
@@ -109,7 +119,7 @@ def _tasks_in(value: Any) -> list[dict[str, Any]]:
 @pytest.mark.parametrize(
     ("cls", "index"),
     [(cls, i) for cls in TYPES for i in range(len(cls.type_examples))],
-    ids=lambda x: x.__name__ if isinstance(x, type) else str(x),
+    ids=lambda x: x.type_name if isinstance(x, type) else str(x),
 )
 def test_examples_are_valid_flows(cls, index, task):
     yaml = pytest.importorskip("ruamel.yaml")

@@ -19,6 +19,7 @@ __all__ = ["tercel_task_types"]
 @hookimpl
 def tercel_task_types() -> list[type[Task]]:
     """The task types of this plugin."""
+    from . import kv, state
     from .debug import Echo, Return
     from .execution import Assert, Fail
     from .flow import ForEach, If, Parallel, Sequential, Sleep, Switch
@@ -29,4 +30,6 @@ def tercel_task_types() -> list[type[Task]]:
     return [
         Log, Echo, Return, OutputValues, Fail, Assert, Publish,
         Sleep, Sequential, Parallel, If, Switch, ForEach,
+        kv.Set, kv.Get, kv.GetKeys, kv.Delete,
+        state.Set, state.Get, state.Delete,
     ]
