@@ -70,15 +70,19 @@ class RunContext(Protocol):
         ...
 
     @overload
-    def render(self, value: Property[T]) -> T: ...
+    def render(self, value: Property[T], variables: Mapping[str, Any] | None = None) -> T: ...
     @overload
-    def render(self, value: Any) -> Any: ...
-    def render(self, value: Any) -> Any:
-        """Render a Property (coerced to its type) or any value holding templates."""
+    def render(self, value: Any, variables: Mapping[str, Any] | None = None) -> Any: ...
+    def render(self, value: Any, variables: Mapping[str, Any] | None = None) -> Any:
+        """Render a Property (coerced to its type) or any value holding templates.
+
+        `variables` are laid over the task's context for this call (e.g. the current item of a
+        file a task goes through), keeping their Python types.
+        """
         ...
 
-    def render_string(self, template: str) -> str:
-        """Render a template to text, always a string."""
+    def render_string(self, template: str, variables: Mapping[str, Any] | None = None) -> str:
+        """Render a template to text, always a string (`variables` as for `render`)."""
         ...
 
     def metric(

@@ -20,8 +20,8 @@ PLUGIN_ROOT = Path(__file__).resolve().parents[1]
 TYPES = tercel_task_types()
 # (Kestra group = the module a type lives in, class name). tercel's name is `tercel.core.<Name>`,
 # or `tercel.core.<group>.<Name>` where Kestra's groups make a bare name ambiguous or vague
-# (kv.Set vs state.Set, metric.Publish).
-GROUPED = {"kv", "state", "metric"}
+# (kv.Set vs state.Set vs storage.Delete, metric.Publish).
+GROUPED = {"kv", "state", "metric", "storage"}
 EXPECTED = {
     ("log", "Log"),
     ("debug", "Echo"),
@@ -43,6 +43,7 @@ EXPECTED = {
     ("state", "Set"),
     ("state", "Get"),
     ("state", "Delete"),
+    *(("storage", n) for n in ("Write", "Concat", "Split", "Size", "Delete", "Reverse", "FilterItems", "DeduplicateItems", "LocalFiles")),
 }
 
 

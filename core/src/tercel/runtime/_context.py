@@ -177,19 +177,22 @@ class TaskRunContext:
     def variables(self) -> Mapping[str, Any]:
         return self._variables
 
-    def render(self, value: Any) -> Any:
+    def _context(self, variables: Mapping[str, Any] | None) -> Mapping[str, Any]:
+        return self._variables if not variables else {**self._variables, **variables}
+
+    def render(self, value: Any, variables: Mapping[str, Any] | None = None) -> Any:
         name = value.name if isinstance(value, Property) else None
         raw = value.raw if isinstance(value, Property) else value
         try:
-            rendered = self._runtime.expressions.render_value(raw, self._variables)
+            rendered = self._runtime.expressions.render_value(raw, self._context(variables))
             return value.coerce(rendered) if isinstance(value, Property) else rendered
         except Exception as exc:
             where = f"task '{self.task_id}'" + (f" property '{name}'" if name else "")
             raise RenderError(self._runtime.masker.mask(f"{where}: {exc}")) from None
 
-    def render_string(self, template: str) -> str:
+    def render_string(self, template: str, variables: Mapping[str, Any] | None = None) -> str:
         try:
-            return self._runtime.expressions.render(template, self._variables)
+            return self._runtime.expressions.render(template, self._context(variables))
         except Exception as exc:
             raise RenderError(self._runtime.masker.mask(f"task '{self.task_id}': {exc}")) from None
 

@@ -19,7 +19,7 @@ __all__ = ["tercel_task_types"]
 @hookimpl
 def tercel_task_types() -> list[type[Task]]:
     """The task types of this plugin."""
-    from . import kv, state
+    from . import kv, state, storage
     from .debug import Echo, Return
     from .execution import Assert, Fail
     from .flow import ForEach, If, Parallel, Sequential, Sleep, Switch
@@ -32,4 +32,6 @@ def tercel_task_types() -> list[type[Task]]:
         Sleep, Sequential, Parallel, If, Switch, ForEach,
         kv.Set, kv.Get, kv.GetKeys, kv.Delete,
         state.Set, state.Get, state.Delete,
+        storage.Write, storage.Concat, storage.Split, storage.Size, storage.Delete,
+        storage.Reverse, storage.FilterItems, storage.DeduplicateItems, storage.LocalFiles,
     ]
