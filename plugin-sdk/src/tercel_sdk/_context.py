@@ -123,6 +123,24 @@ class RunContext(Protocol):
         """A secret's value; it is masked in every log line from then on."""
         ...
 
+    # -- changes to the execution, applied by the engine when the task run succeeds ----------
+    def update_labels(self, labels: Mapping[str, str]) -> None:
+        """Add or replace labels of the execution."""
+        ...
+
+    def set_variables(self, values: Mapping[str, Any]) -> None:
+        """Set execution variables (seen as `{{ vars.name }}` by the next tasks)."""
+        ...
+
+    def unset_variables(self, names: list[str]) -> None:
+        """Remove execution variables."""
+        ...
+
+    def exit_execution(self, state: str) -> None:
+        """End the execution in `state` (SUCCESS, WARNING, KILLED, FAILED, CANCELLED): nothing new
+        starts; running task runs are killed only for KILLED."""
+        ...
+
     def is_cancelled(self) -> bool:
         """True once the task run was killed or timed out: long loops should check it."""
         ...

@@ -90,6 +90,11 @@ class TaskResult:
     outputs: dict[str, Any] | None = None
     error: str | None = None
     metrics: list[dict[str, Any]] = field(default_factory=list)
+    updates: dict[str, Any] | None = None
+    """Changes the task asked for (labels, setVariables, unsetVariables, exit); applied on success."""
+
+
+EXIT_KEY = "__exit"
 
 
 @dataclass
@@ -202,15 +207,40 @@ class Executor:
         if final is State.SUCCESS and len(tr.attempts) > 1 and retry.get("warningOnRetry"):
             final = State.WARNING
         self._finish(ex, tr, final, result.ended_at)
-        self._settle(ex, now, step, {self._parent_key(tr)})
+        dirty = {self._parent_key(tr)}
+        if result.updates and tr.state.current.is_success_like and ex.state.current is State.RUNNING:
+            dirty |= self._apply_updates(ex, tr, result.updates, now, step)
+        self._settle(ex, now, step, dirty)
         return step
+
+    def _apply_updates(self, ex: Execution, tr: TaskRun, updates: dict[str, Any], now: datetime, step: Step) -> set[str]:
+        """A task changed the execution itself (Labels, SetVariables, UnsetVariables, Exit)."""
+        step.header_changed = True
+        if updates.get("labels"):
+            ex.labels.update({str(k): str(v) for k, v in updates["labels"].items()})
+        for name, value in (updates.get("setVariables") or {}).items():
+            ex.variables[str(name)] = value
+        for name in updates.get("unsetVariables") or ():
+            ex.variables.pop(str(name), None)
+        exit_state = updates.get("exit")
+        if not exit_state:
+            return set()
+        step.effects.append(LogEffect(tr.id, tr.task_id, "INFO", f"task '{tr.task_id}' ends the execution: {exit_state}"))
+        if exit_state == State.KILLED.value:
+            kill = self.kill(ex, now)
+            step.changed.update(kill.changed)
+            step.effects.extend(kill.effects)
+            return set()
+        ex.variables[EXIT_KEY] = exit_state
+        # every running flowable may now be able to end, and the flow with them
+        return {ROOT} | {t.id for t in ex.task_runs if t.state.current is State.RUNNING and self._is_flowable(t.task_id)}
 
     def retry_due(self, ex: Execution, task_run_id: str, now: datetime) -> Step:
         step = Step()
         tr = ex.find(task_run_id)
         if tr is None or tr.state.current is not State.RETRYING:
             return step
-        if ex.state.current is not State.RUNNING:
+        if ex.state.current is not State.RUNNING or EXIT_KEY in ex.variables:
             self._finish(ex, tr, State.KILLED, now)
             step.changed[tr.id] = tr
             self._settle(ex, now, step, {self._parent_key(tr)})
@@ -360,9 +390,12 @@ class Executor:
     def _resolve_flowable(self, ex: Execution, tr: TaskRun, now: datetime, step: Step, dirty: set[str]) -> None:
         parent_key = self._parent_key(tr)
         node = self.flow.tasks[tr.task_id]
-        if ex.state.current is State.KILLING:
+        stopping = State.KILLED if ex.state.current is State.KILLING else None
+        if stopping is None and EXIT_KEY in ex.variables:
+            stopping = State(ex.variables[EXIT_KEY])
+        if stopping is not None:  # nothing new starts: end once the children are done
             if all(c.state.current.is_terminated for c in ex.children(tr.id)):
-                self._finish(ex, tr, State.KILLED, now, apply_rules=False)
+                self._finish(ex, tr, stopping, now, apply_rules=False)
                 step.changed[tr.id] = tr
                 dirty.add(parent_key)
             return
@@ -403,6 +436,13 @@ class Executor:
                 step.effects.append(Finished(State.KILLED))
             return
         if ex.state.current is not State.RUNNING:
+            return
+        if EXIT_KEY in ex.variables:  # an Exit task ended the flow: finish once nothing runs
+            if all(tr.state.current.is_terminated for tr in ex.task_runs):
+                final = State(ex.variables.pop(EXIT_KEY))
+                ex.state.to(final, now)
+                step.header_changed = True
+                step.effects.append(Finished(final))
             return
         ctx = _Ctx(self, ex, None)
         tasks, errors, finally_ = self.flow.block("tasks"), self.flow.block("errors"), self.flow.block("finally")

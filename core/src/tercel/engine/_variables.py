@@ -86,7 +86,8 @@ def build_variables(
         },
         "labels": dict(execution.labels),
         "inputs": execution.inputs,
-        "vars": dict(flow_vars),
+        # flow variables, overridden by those tasks set on the execution (SetVariables)
+        "vars": {**flow_vars, **{k: v for k, v in execution.variables.items() if not k.startswith("__")}},
         "outputs": outputs if outputs is not None else outputs_map(execution),
         "envs": dict(envs or {}),
         "globals": {},

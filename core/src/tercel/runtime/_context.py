@@ -167,6 +167,7 @@ class TaskRunContext:
         self._cancelled = threading.Event()
         self._workdir: Path | None = None
         self._kv = _KV(runtime, execution.namespace)
+        self.execution_updates: dict[str, Any] = {}
 
     # -- protocol ------------------------------------------------------------------------------
     @property
@@ -243,6 +244,28 @@ class TaskRunContext:
         value = self._runtime.secrets.get(self.namespace, name)
         self._runtime.masker.add(value)
         return value
+
+    def update_labels(self, labels: Mapping[str, str]) -> None:
+        bad = [k for k in labels if not isinstance(k, str) or not k or str(k).startswith("system.")]
+        if bad:
+            raise TercelError(f"labels {bad!r} cannot be set: keys must be non-empty text, and 'system.' ones are reserved")
+        self.execution_updates.setdefault("labels", {}).update({str(k): str(v) for k, v in labels.items()})
+
+    def set_variables(self, values: Mapping[str, Any]) -> None:
+        bad = [k for k in values if not isinstance(k, str) or not k or k.startswith("__")]
+        if bad:
+            raise TercelError(f"variables {bad!r} cannot be set: names must be non-empty text not starting with '__'")
+        self.execution_updates.setdefault("setVariables", {}).update(values)
+
+    def unset_variables(self, names: list[str]) -> None:
+        self.execution_updates.setdefault("unsetVariables", []).extend(str(n) for n in names)
+
+    def exit_execution(self, state: str) -> None:
+        allowed = ("SUCCESS", "WARNING", "KILLED", "FAILED", "CANCELLED")
+        value = "CANCELLED" if str(state).upper() == "CANCELED" else str(state).upper()
+        if value not in allowed:
+            raise TercelError(f"cannot exit in state {state!r}: use one of {', '.join(allowed)}")
+        self.execution_updates["exit"] = value
 
     def is_cancelled(self) -> bool:
         return self._cancelled.is_set()

@@ -489,6 +489,7 @@ class Runtime:
                 outputs=event.get("outputs"),
                 error=event.get("error"),
                 metrics=list(event.get("metrics") or ()),
+                updates=event.get("updates"),
             )
             return executor.task_finished(ex, result, now)
         if kind == "retry":
@@ -638,6 +639,7 @@ class Runtime:
             "outputs": outputs,
             "error": error,
             "metrics": ctx.metrics,
+            "updates": ctx.execution_updates or None,
         }
         try:
             data = ion.dumps(event)

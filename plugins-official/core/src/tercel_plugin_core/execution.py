@@ -1,13 +1,15 @@
-"""Execution tasks: `tercel.core.Fail` and `tercel.core.Assert` (Kestra's `execution` group)."""
+"""Execution tasks (Kestra's `execution` group): Fail, Assert, Labels, SetVariables, UnsetVariables, Exit."""
 
 from __future__ import annotations
+
+from typing import Any, Literal
 
 from pydantic import Field
 from tercel_sdk import Example, MetricDoc, Property, RunContext, RunnableTask, TaskFailed
 
 from ._coerce import ConditionValue, is_truthy
 
-__all__ = ["Assert", "Fail"]
+__all__ = ["Assert", "Exit", "Fail", "Labels", "SetVariables", "UnsetVariables"]
 
 
 class Fail(RunnableTask):
@@ -155,3 +157,155 @@ tasks:
             if self.error_message is not None:
                 message += f": {ctx.render(self.error_message)}"
             raise TaskFailed(message)
+
+
+def _full(flow: str) -> tuple[Example, ...]:
+    return (Example(title="Example", full=True, code=flow),)
+
+
+class Labels(RunnableTask):
+    """Add or replace labels of the current execution (a map, or a list of key/value pairs).
+
+    Labels set here are visible to the next tasks as `{{ labels.name }}` and on the execution.
+    Keys starting with `system.` are reserved.
+    """
+
+    type_name = "tercel.core.Labels"
+    type_aliases = ("io.kestra.plugin.core.execution.Labels",)
+    type_title = "Set execution labels."
+    type_examples = _full("""\
+id: labels
+namespace: company.team
+
+tasks:
+  - id: label
+    type: tercel.core.Labels
+    labels:
+      customer: "{{ flow.namespace }}"
+      priority: high
+""")
+
+    labels: Property[dict[str, str] | list[dict[str, str]]] = Field(description="Labels to set: a map, or a list of `{key, value}`.")
+
+    def run(self, ctx: RunContext) -> None:
+        value = ctx.render(self.labels)
+        if isinstance(value, list):
+            try:
+                value = {str(item["key"]): str(item["value"]) for item in value}
+            except (KeyError, TypeError):
+                raise TaskFailed("labels in list form need a `key` and a `value` in each item") from None
+        ctx.update_labels({str(k): "" if v is None else str(v) for k, v in value.items()})
+
+
+class SetVariables(RunnableTask):
+    """Set execution variables, read by the next tasks as `{{ vars.name }}` (types kept)."""
+
+    type_name = "tercel.core.SetVariables"
+    type_aliases = ("io.kestra.plugin.core.execution.SetVariables",)
+    type_title = "Set execution variables."
+    type_examples = _full("""\
+id: set_variables
+namespace: company.team
+
+variables:
+  name: World
+
+tasks:
+  - id: set
+    type: tercel.core.SetVariables
+    variables:
+      name: Tercel
+  - id: hello
+    type: tercel.core.Log
+    message: "Hello {{ vars.name }}"
+""")
+
+    variables: Property[dict[str, Any]] = Field(description="The variables to set.")
+    overwrite: Property[bool] = Field(default=Property.of(True), description="Replace variables that already exist; false fails the task instead.")
+
+    def run(self, ctx: RunContext) -> None:
+        values = ctx.render(self.variables)
+        if not ctx.render(self.overwrite):
+            existing = sorted(set(values) & set(ctx.variables.get("vars", {})))
+            if existing:
+                raise TaskFailed(f"variables {', '.join(existing)} already exist and `overwrite` is false")
+        ctx.set_variables(values)
+
+
+class UnsetVariables(RunnableTask):
+    """Remove execution variables."""
+
+    type_name = "tercel.core.UnsetVariables"
+    type_aliases = ("io.kestra.plugin.core.execution.UnsetVariables",)
+    type_title = "Unset execution variables."
+    type_examples = _full("""\
+id: unset_variables
+namespace: company.team
+
+tasks:
+  - id: set
+    type: tercel.core.SetVariables
+    variables:
+      token: temporary
+  - id: unset
+    type: tercel.core.UnsetVariables
+    variables:
+      - token
+""")
+
+    variables: Property[list[str]] = Field(description="Names of the variables to remove.")
+    ignore_missing: Property[bool] = Field(default=Property.of(False), description="Do not fail when a variable does not exist.")
+
+    def run(self, ctx: RunContext) -> None:
+        names = ctx.render(self.variables)
+        if not ctx.render(self.ignore_missing):
+            missing = sorted(set(names) - set(ctx.variables.get("vars", {})))
+            if missing:
+                raise TaskFailed(f"variables {', '.join(missing)} do not exist (set `ignoreMissing: true` to allow it)")
+        ctx.unset_variables(list(names))
+
+
+class Exit(RunnableTask):
+    """End the execution now, in the given state.
+
+    Nothing new starts once this task succeeds. Task runs still running (in a parallel branch,
+    say) are killed only when `state` is KILLED; otherwise they finish and the execution then
+    ends in `state`, whatever they ended in.
+    """
+
+    type_name = "tercel.core.Exit"
+    type_aliases = ("io.kestra.plugin.core.execution.Exit",)
+    type_title = "Exit the execution."
+    type_examples = _full("""\
+id: exit
+namespace: company.team
+
+inputs:
+  - id: state
+    type: SELECT
+    values: [CONTINUE, END]
+    defaults: CONTINUE
+
+tasks:
+  - id: if
+    type: tercel.core.If
+    condition: "{{ inputs.state == 'CONTINUE' }}"
+    then:
+      - id: hello
+        type: tercel.core.Log
+        message: I'm continuing
+    else:
+      - id: exit
+        type: tercel.core.Exit
+        state: KILLED
+  - id: end
+    type: tercel.core.Log
+    message: I'm ending
+""")
+
+    state: Property[Literal["SUCCESS", "WARNING", "KILLED", "FAILED", "CANCELED", "CANCELLED"]] = Field(
+        default=Property.of("SUCCESS"), description="The state the execution ends in."
+    )
+
+    def run(self, ctx: RunContext) -> None:
+        ctx.exit_execution(ctx.render(self.state))

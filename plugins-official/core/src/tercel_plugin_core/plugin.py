@@ -21,7 +21,7 @@ def tercel_task_types() -> list[type[Task]]:
     """The task types of this plugin."""
     from . import kv, state, storage
     from .debug import Echo, Return
-    from .execution import Assert, Fail
+    from .execution import Assert, Exit, Fail, Labels, SetVariables, UnsetVariables
     from .flow import ForEach, If, Parallel, Sequential, Sleep, Switch
     from .log import Log
     from .metric import Publish
@@ -29,6 +29,7 @@ def tercel_task_types() -> list[type[Task]]:
 
     return [
         Log, Echo, Return, OutputValues, Fail, Assert, Publish,
+        Labels, SetVariables, UnsetVariables, Exit,
         Sleep, Sequential, Parallel, If, Switch, ForEach,
         kv.Set, kv.Get, kv.GetKeys, kv.Delete,
         state.Set, state.Get, state.Delete,
