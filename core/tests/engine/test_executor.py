@@ -334,3 +334,31 @@ def test_resume_after_a_restart_resolves_flowables_and_leaves_running_tasks_alon
     assert h.dispatched == ["a", "b"]
     h.answer(h.pending.pop(0))
     assert h.finished is State.SUCCESS
+
+
+def test_updates_are_applied_only_when_the_task_succeeds() -> None:
+    h = Harness(flow(f"  - id: a\n{LOG}  - id: b\n{LOG}"))
+    h.start()
+    first = h.pending.pop(0)
+    tr = h.ex.task_run(first.task_run_id)
+    updates = {"labels": {"team": "x"}, "setVariables": {"n": 1}}
+    h.absorb(h.executor.task_finished(h.ex, TaskResult(tr.id, 1, State.FAILED, h.now, h.tick(), None, "boom", updates=updates), h.now))
+    assert h.ex.labels == {} and h.ex.variables == {}
+    h2 = Harness(flow(f"  - id: a\n{LOG}  - id: b\n{LOG}"))
+    h2.start()
+    first = h2.pending.pop(0)
+    step = h2.absorb(h2.executor.task_finished(h2.ex, TaskResult(first.task_run_id, 1, State.SUCCESS, h2.now, h2.tick(), None, updates=updates), h2.now))
+    assert step.header_changed and h2.ex.labels == {"team": "x"} and h2.ex.variables == {"n": 1}
+
+
+def test_exit_stops_new_work_lets_running_siblings_finish_and_ends_in_the_exit_state() -> None:
+    h = Harness(flow(f"  - id: p\n    type: tercel.core.Parallel\n    tasks:\n      - id: slow\n{LOG.replace('    ', '        ')}      - id: stop\n{LOG.replace('    ', '        ')}  - id: after\n{LOG}"))
+    h.start()
+    slow, stop = h.pending
+    h.pending.clear()
+    h.absorb(h.executor.task_finished(h.ex, TaskResult(stop.task_run_id, 1, State.SUCCESS, h.now, h.tick(), None, updates={"exit": "WARNING"}), h.now))
+    assert h.finished is None and not h.pending and not h.cancels  # the running sibling is not killed
+    h.absorb(h.executor.task_finished(h.ex, TaskResult(slow.task_run_id, 1, State.SUCCESS, h.now, h.tick(), None), h.now))
+    assert h.finished is State.WARNING
+    assert h.dispatched == ["slow", "stop"]  # `after` never started
+    assert dict(h.states())["p"] == "WARNING"
