@@ -181,3 +181,16 @@ def test_oversized_and_binary_sources_are_refused() -> None:
 def test_labels_in_list_form() -> None:
     flow = load_flow("id: f\nnamespace: a\nlabels:\n  - key: team\n    value: data\ntasks:\n  - id: x\n    type: tercel.core.Log\n    message: hi\n", PLUGINS)
     assert flow.labels == {"team": "data"}
+
+
+def test_exactly_one_of_rules_declared_in_a_schema_are_reported_readably() -> None:
+    found = problems(
+        "id: f\nnamespace: a\ntasks:\n"
+        "  - id: none\n    type: tercel.core.storage.Split\n    from: \"tercel:///a/x.txt\"\n"
+        "  - id: two\n    type: tercel.core.storage.Split\n    from: \"tercel:///a/x.txt\"\n    rows: 10\n    partitions: 2\n"
+    )
+    assert [str(p).split(": ", 2)[-1] for p in found] == [
+        "tercel.core.storage.Split needs exactly one of bytes, partitions, rows, regexPattern; got none",
+        "tercel.core.storage.Split needs exactly one of bytes, partitions, rows, regexPattern; got partitions, rows",
+    ]
+    assert [p.position.line for p in found] == [4, 7]

@@ -8,6 +8,7 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+from tercel.flows import FlowValidationError
 from tercel_plugin_core import storage
 from tercel_plugin_core.storage import (
     Concat,
@@ -205,20 +206,23 @@ def test_split_bad_bytes_text_fails_the_task():
 
 
 def test_split_needs_exactly_one_way_to_split():
-    result = flow("""\
+    # the rule is in Split's JSON Schema, so the flow is refused when it is validated
+    with pytest.raises(FlowValidationError) as info:
+        flow("""\
   - id: none
     type: tercel.core.storage.Split
     from: "tercel:///x.txt"
-    allowFailure: true
   - id: several
     type: tercel.core.storage.Split
     from: "tercel:///x.txt"
     rows: 2
     partitions: 2
-    allowFailure: true
 """)
-    assert "Split needs one of `bytes`, `partitions`, `rows` or `regexPattern`" in error(result, "none")
-    assert "only one of `bytes`, `partitions`, `rows` or `regexPattern`, got partitions, rows" in error(result, "several")
+    messages = [p.message for p in info.value.problems]
+    assert messages == [
+        "tercel.core.storage.Split needs exactly one of bytes, partitions, rows, regexPattern; got none",
+        "tercel.core.storage.Split needs exactly one of bytes, partitions, rows, regexPattern; got partitions, rows",
+    ]
 
 
 def test_split_counts_must_be_positive():

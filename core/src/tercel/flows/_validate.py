@@ -336,6 +336,13 @@ def _describe(error: Any, task: dict[str, Any], props: dict[str, Any], info: Typ
         missing = re.findall(r"'([^']+)' is a required property", error.message)
         name = missing[0] if missing else "?"
         return f"missing required property {name!r} of {info.entry['type']}", None, where
+    branches = error.schema.get(validator) if validator in ("oneOf", "anyOf") else None
+    if branches and all(set(b) == {"required"} and len(b["required"]) == 1 for b in branches):
+        names = [b["required"][0] for b in branches]
+        given = [n for n in names if isinstance(error.instance, dict) and n in error.instance]
+        rule = "exactly one" if validator == "oneOf" else "at least one"
+        got = f"got {', '.join(given)}" if given else "got none"
+        return f"{info.entry['type']} needs {rule} of {', '.join(names)}; {got}", None, where
     name = where[-1] if where else None
     label = f"property {name!r}" if isinstance(name, str) else "value"
     if validator == "anyOf":

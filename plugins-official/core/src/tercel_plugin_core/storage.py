@@ -24,7 +24,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any, BinaryIO, ClassVar, Literal
 from urllib.parse import urlparse
 
-from pydantic import Field, PositiveInt, model_validator
+from pydantic import ConfigDict, Field, PositiveInt, model_validator
 from tercel_sdk import (
     Example,
     Output,
@@ -310,6 +310,11 @@ tasks:
     partitions: 8
 """,
         ),
+    )
+
+    # the same rule as `_one_way`, in the JSON Schema too, so `tercel validate` catches it
+    model_config = ConfigDict(
+        json_schema_extra={"oneOf": [{"required": [n]} for n in ("bytes", "partitions", "rows", "regexPattern")]}
     )
 
     from_: Property[str] = Field(alias="from", description="The URI of the file to split.")
