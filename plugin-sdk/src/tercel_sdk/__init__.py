@@ -32,6 +32,7 @@ from ._task import (
     Task,
     TaskList,
     TaskMap,
+    TaskSlot,
     TaskSpec,
 )
 from .errors import TaskFailed, TaskWarning
@@ -88,6 +89,7 @@ __all__ = [
     "TaskLogger",
     "TaskMap",
     "TaskRunView",
+    "TaskSlot",
     "TaskSpec",
     "TaskWarning",
     "Trigger",

@@ -50,9 +50,19 @@ _TASK_OBJECT_SCHEMA: dict[str, Any] = {
 
 @dataclass(frozen=True)
 class TaskSlot:
-    """Marks a field holding child tasks: `list` of tasks, or `map` of name → list of tasks."""
+    """Marks a field holding child tasks.
 
-    kind: Literal["list", "map"]
+    `list`: a list of tasks; `map`: name → list of tasks; `wrapped`: a list of items that each
+    hold one task under `key` (a Dag's `{task: …, dependsOn: […]}`).
+    """
+
+    kind: Literal["list", "map", "wrapped"]
+    key: str | None = None
+
+    @property
+    def manifest_kind(self) -> str:
+        """How the manifest writes it: `list`, `map` or `wrapped:<key>`."""
+        return f"wrapped:{self.key}" if self.kind == "wrapped" else self.kind
 
 
 TaskSpec = Annotated[dict[str, Any], WithJsonSchema(_TASK_OBJECT_SCHEMA)]
@@ -198,6 +208,9 @@ class FlowableTask(Task):
             alias = type(self).model_fields[name].alias or name
             if slot.kind == "list":
                 groups[alias] = list(value)
+            elif slot.kind == "wrapped":
+                key = slot.key or "task"
+                groups[alias] = [item[key] if isinstance(item, dict) else getattr(item, key) for item in value]
             else:
                 for key, tasks in value.items():
                     groups[f"{alias}.{key}"] = list(tasks or [])

@@ -90,7 +90,7 @@ def describe_type(cls: type[PluginType]) -> dict[str, Any]:
         if not field.is_required():
             props[alias]["default"] = _default_json(field, schema_props.get(alias, {}))
     slots = {
-        (cls.model_fields[n].alias or n): s.kind for n, s in task_slots(cls).items()
+        (cls.model_fields[n].alias or n): s.manifest_kind for n, s in task_slots(cls).items()
     }
     # a task slot's JSON Schema is fixed by TaskList/TaskMap; keep its length constraints
     for name in task_slots(cls):

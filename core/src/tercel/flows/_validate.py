@@ -235,7 +235,19 @@ def validate_flow(
         for slot, shape in info.task_slots.items():
             if slot not in merged:
                 continue
-            if shape == "list":
+            if shape.startswith("wrapped:"):  # items holding one task each, under `key`
+                key = shape.split(":", 1)[1]
+                items = merged[slot] if isinstance(merged[slot], list) else []
+                wrapped = []
+                for i, item in enumerate(items):
+                    if isinstance(item, dict) and isinstance(item.get(key), dict):
+                        child = check_task(item[key], (*path, slot, i, key), task_id if isinstance(task_id, str) else None, slot)
+                        wrapped.append({**item, key: child})
+                    else:
+                        add(f"each item needs a task under {key!r}", (*path, slot, i))
+                        wrapped.append(item)
+                merged[slot] = wrapped
+            elif shape == "list":
                 merged[slot] = walk(merged[slot], (*path, slot), task_id if isinstance(task_id, str) else None, slot)
             elif isinstance(merged[slot], dict):
                 merged[slot] = {
@@ -313,8 +325,13 @@ def _check_properties(task: dict[str, Any], info: TypeInfo, path: tuple[str | in
         rel = list(error.absolute_path)
         if rel and rel[0] in dynamic_with_expr:
             continue
-        if rel and rel[0] in slots and len(rel) >= (2 if info.task_slots[rel[0]] == "list" else 3):
-            continue  # inside a child task: checked on its own, against its own type
+        if rel and rel[0] in slots:
+            shape = info.task_slots[rel[0]]
+            if shape.startswith("wrapped:"):
+                if len(rel) >= 3 and rel[2] == shape.split(":", 1)[1]:
+                    continue  # inside the wrapped child task: checked against its own type
+            elif len(rel) >= (2 if shape == "list" else 3):
+                continue  # inside a child task: checked on its own, against its own type
         message, hint, where = _describe(error, task, props, info)
         add(message, (*path, *where), hint)
 

@@ -12,9 +12,10 @@ import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import Field, PrivateAttr, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
+from pydantic.alias_generators import to_camel
 from tercel_sdk import (
     Duration,
     Example,
@@ -31,6 +32,8 @@ from tercel_sdk import (
     TaskList,
     TaskMap,
     TaskRunView,
+    TaskSlot,
+    TaskSpec,
     block_state,
     format_duration,
     resolve_parallel,
@@ -40,6 +43,11 @@ from tercel_sdk import (
 from ._coerce import ConditionValue, is_truthy, to_value_string
 
 __all__ = [
+    "AllowFailure",
+    "Dag",
+    "DagTask",
+    "EachParallel",
+    "EachSequential",
     "ForEach",
     "If",
     "IfOutput",
@@ -637,30 +645,476 @@ tasks:
 
     def _rendered_values(self, ctx: FlowableContext) -> list[str]:
         """The distinct loop values as text, in order (Kestra matches task runs by value)."""
-        rendered = ctx.render(self.values.raw)
-        if isinstance(rendered, str):
-            try:
-                rendered = json.loads(rendered)
-            except ValueError:
-                raise TaskFailed(
-                    f"values must render to a list or a JSON array, got {_preview(rendered)}"
-                ) from None
-        if isinstance(rendered, Mapping):
-            raise TaskFailed(f"values must be a list, not a map: {_preview(rendered)}")
-        if not isinstance(rendered, list | tuple):
-            raise TaskFailed(f"values must be a list, got {_preview(rendered)}")
-        out: list[str] = []
-        seen: set[str] = set()
-        for item in rendered:
-            if item is None:
-                raise TaskFailed(f"found a null value inside the iteration values {_preview(rendered)}")
-            text = to_value_string(item)
-            if text not in seen:
-                seen.add(text)
-                out.append(text)
-        return out
+        return _loop_values(ctx, self.values, "values")
+
+
+def _loop_values(ctx: FlowableContext, prop: Property[Any], name: str) -> list[str]:
+    """The distinct values of a loop property as text, in order: a list, or a JSON array."""
+    rendered = ctx.render(prop.raw)
+    if isinstance(rendered, str):
+        try:
+            rendered = json.loads(rendered)
+        except ValueError:
+            raise TaskFailed(
+                f"{name} must render to a list or a JSON array, got {_preview(rendered)}"
+            ) from None
+    if isinstance(rendered, Mapping):
+        raise TaskFailed(f"{name} must be a list, not a map: {_preview(rendered)}")
+    if not isinstance(rendered, list | tuple):
+        raise TaskFailed(f"{name} must be a list, got {_preview(rendered)}")
+    out: list[str] = []
+    seen: set[str] = set()
+    for item in rendered:
+        if item is None:
+            raise TaskFailed(f"found a null value inside the iteration values {_preview(rendered)}")
+        text = to_value_string(item)
+        if text not in seen:
+            seen.add(text)
+            out.append(text)
+    return out
 
 
 def _preview(value: Any, limit: int = 120) -> str:
     text = repr(value)
     return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _handlers_result(
+    children: Sequence[TaskRunView],
+    failed: bool,
+    states: list[State],
+    errors: TaskSpecs | None,
+    finally_: TaskSpecs | None,
+) -> FlowableResult:
+    """Once the main block is done: `errors` in order (after a failure), then `finally` in
+    order, then the worst state of everything that ran. Handlers inherit the parent's value."""
+    errors, finally_ = _enabled(errors), _enabled(finally_)
+    error_ids, finally_ids = {t["id"] for t in errors}, {t["id"] for t in finally_}
+    handlers = []
+    if failed and errors:
+        handlers.append((errors, [r for r in children if r.task_id in error_ids]))
+    handlers.append((finally_, [r for r in children if r.task_id in finally_ids]))
+    states = list(states)
+    for block, runs in handlers:
+        handler = _progress(block, runs)
+        if handler.next_task is not None:
+            return FlowableResult(next=[NextTaskRun(handler.next_task)])
+        if not handler.done:
+            return FlowableResult()
+        states += handler.states
+    return FlowableResult(state=State.worst(states))
+
+
+# ------------------------------------------------------------------------------ AllowFailure
+
+
+class AllowFailure(FlowableTask):
+    """Run tasks one after the other and let the block fail without failing the flow.
+
+    As in `Sequential`, a failure stops the block (the next tasks do not run) and `errors` then
+    `finally` run in order. But where a `Sequential` would end FAILED, an `AllowFailure` ends
+    WARNING, so the tasks after it run and the execution ends WARNING. A killed block stays
+    KILLED.
+    """
+
+    type_name = "tercel.core.AllowFailure"
+    type_aliases = (
+        "io.kestra.plugin.core.flow.AllowFailure",
+        "io.kestra.core.tasks.flows.AllowFailure",
+    )
+    type_title = "Let a block of tasks fail without stopping the flow."
+    type_examples = (
+        Example(
+            title="A failing best-effort block; the flow goes on and ends WARNING.",
+            full=True,
+            code="""\
+id: allow_failure
+namespace: company.team
+
+tasks:
+  - id: best_effort
+    type: tercel.core.AllowFailure
+    tasks:
+      - id: ko
+        type: tercel.core.Fail
+        errorMessage: This step is flaky
+      - id: not_run
+        type: tercel.core.Log
+        message: Skipped, the block stopped at the failure
+    errors:
+      - id: on_error
+        type: tercel.core.Log
+        level: WARN
+        message: The best-effort block failed
+  - id: last
+    type: tercel.core.Return
+    format: "{{ task.id }} > {{ taskrun.startDate }}"
+""",
+        ),
+    )
+
+    tasks: TaskList = Field(min_length=1, description="The tasks to run, in order.")
+
+    def resolve(self, ctx: FlowableContext) -> FlowableResult:
+        result = _block_result(ctx, self.tasks, self.errors, self.finally_)
+        if result.state is State.FAILED:
+            return FlowableResult(state=State.WARNING, outputs=result.outputs)
+        return result
+
+
+# ---------------------------------------------------------------- EachSequential / EachParallel
+
+
+class _Each(FlowableTask):
+    """What EachSequential and EachParallel share: the values and the (value, task) pairs."""
+
+    value: Property[list[Any] | str] = Field(
+        description="The values to iterate over: a list, a JSON array as text, or an expression."
+    )
+    tasks: TaskList = Field(min_length=1, description="The tasks to run for each value.")
+
+    @field_validator("value")
+    @classmethod
+    def _no_literal_null(cls, value: Property[Any]) -> Property[Any]:
+        if isinstance(value.raw, list) and any(v is None for v in value.raw):
+            raise ValueError("value must not contain null")
+        return value
+
+    _values: dict[str, list[str]] = PrivateAttr(default_factory=dict)
+
+    def _pairs(self, ctx: FlowableContext) -> list[tuple[int, str, Mapping[str, Any]]]:
+        """(index, value, task) for each value, then each task: the order Kestra runs them in."""
+        run_id = ctx.task_run.id
+        values = self._values.get(run_id)
+        if values is None:
+            # rendered once per run: the loop keeps the values it started with
+            values = self._values[run_id] = _loop_values(ctx, self.value, "value")
+            if len(self._values) > 1024:
+                self._values.pop(next(iter(self._values)))
+        tasks = _enabled(self.tasks)
+        return [(index, value, task) for index, value in enumerate(values) for task in tasks]
+
+    def _resolve_each(self, ctx: FlowableContext, concurrency: int) -> FlowableResult:
+        """Run the pairs, at most `concurrency` at once (1: in order, 0: all at once)."""
+        pairs = self._pairs(ctx)
+        main_ids = {t["id"] for _, _, t in pairs}
+        children = ctx.children()
+        latest: dict[tuple[str, str], TaskRunView] = {}
+        for run in children:
+            if run.task_id in main_ids:
+                latest[(run.task_id, to_value_string(run.value))] = run
+        states = [r.state for r in latest.values()]
+        running = sum(1 for s in states if not s.is_terminated)
+        failed = any(s.is_failed for s in states)
+        if running and (failed or concurrency == 1):
+            return FlowableResult()  # after a failure nothing new starts; the running finish
+        if not failed:
+            missing = [p for p in pairs if (p[2]["id"], p[1]) not in latest]
+            room = len(missing) if concurrency <= 0 else concurrency - running
+            if missing and room > 0:
+                return FlowableResult(
+                    next=[
+                        NextTaskRun(task, value=value, iteration=index)
+                        for index, value, task in missing[:room]
+                    ]
+                )
+            if running:
+                return FlowableResult()
+        return _handlers_result(children, failed, states, self.errors, self.finally_)
+
+
+class EachSequential(_Each):
+    """Run a group of tasks for each value of a list, everything one after the other.
+
+    Kestra's legacy loop (prefer `ForEach`). `value` is a list, a JSON array as text, or an
+    expression rendering to either; duplicates run once and null values are refused. For each
+    value in turn, the `tasks` run one after the other with the value as `taskrun.value` (text
+    as-is, anything else as JSON) and its index as `taskrun.iteration`. A failure stops the
+    loop; `errors` then `finally` run once each.
+    """
+
+    type_name = "tercel.core.EachSequential"
+    type_aliases = (
+        "io.kestra.plugin.core.flow.EachSequential",
+        "io.kestra.core.tasks.flows.EachSequential",
+    )
+    type_title = "Run tasks for each value of a list, one after the other (legacy)."
+    type_examples = (
+        Example(
+            title="Two tasks for each of three values, all in order.",
+            full=True,
+            code="""\
+id: each_sequential
+namespace: company.team
+
+tasks:
+  - id: each
+    type: tercel.core.EachSequential
+    value: ["value 1", "value 2", "value 3"]
+    tasks:
+      - id: first
+        type: tercel.core.Return
+        format: "{{ task.id }} with value '{{ taskrun.value }}'"
+      - id: second
+        type: tercel.core.Return
+        format: "{{ task.id }} with value '{{ taskrun.value }}'"
+  - id: last
+    type: tercel.core.Return
+    format: "{{ task.id }} > {{ taskrun.startDate }}"
+""",
+        ),
+        Example(
+            title="Iterate over a JSON array of objects; nested tasks read `parent.taskrun.value`.",
+            full=True,
+            code="""\
+id: each_sequential_json
+namespace: company.team
+
+tasks:
+  - id: each
+    type: tercel.core.EachSequential
+    value: '[{"name": "a"}, {"name": "b"}]'
+    tasks:
+      - id: group
+        type: tercel.core.Sequential
+        tasks:
+          - id: log
+            type: tercel.core.Log
+            message: "{{ fromJson(parent.taskrun.value).name }}"
+""",
+        ),
+    )
+
+    def resolve(self, ctx: FlowableContext) -> FlowableResult:
+        return self._resolve_each(ctx, 1)
+
+
+class EachParallel(_Each):
+    """Run a group of tasks for each value of a list, everything in parallel.
+
+    Kestra's legacy parallel loop (prefer `ForEach` with `concurrencyLimit`). `value` is read as
+    for `EachSequential`. Every task of every value starts at once, in no guaranteed order (3
+    values and 2 tasks: 6 task runs in parallel), at most `concurrent` at a time (0: no limit);
+    wrap the tasks in a `Sequential` to keep them in order within a value. After a failure no new
+    task starts; the running ones finish, then `errors` and `finally` run once each.
+    """
+
+    type_name = "tercel.core.EachParallel"
+    type_aliases = (
+        "io.kestra.plugin.core.flow.EachParallel",
+        "io.kestra.core.tasks.flows.EachParallel",
+    )
+    type_title = "Run tasks for each value of a list, in parallel (legacy)."
+    type_examples = (
+        Example(
+            title="One task for each value, all at once.",
+            full=True,
+            code="""\
+id: each_parallel
+namespace: company.team
+
+tasks:
+  - id: each
+    type: tercel.core.EachParallel
+    value: '["value 1", "value 2", "value 3"]'
+    tasks:
+      - id: each_value
+        type: tercel.core.Return
+        format: "{{ task.id }} with current value '{{ taskrun.value }}'"
+""",
+        ),
+        Example(
+            title="Keep the tasks of a value in order, two values at a time.",
+            full=True,
+            code="""\
+id: each_parallel_sequential
+namespace: company.team
+
+tasks:
+  - id: each
+    type: tercel.core.EachParallel
+    value: ["value 1", "value 2", "value 3", "value 4"]
+    concurrent: 2
+    tasks:
+      - id: sequence
+        type: tercel.core.Sequential
+        tasks:
+          - id: first
+            type: tercel.core.Log
+            message: "first {{ parent.taskrun.value }}"
+          - id: second
+            type: tercel.core.Log
+            message: "second {{ parent.taskrun.value }}"
+""",
+        ),
+    )
+
+    concurrent: int = Field(
+        default=0, ge=0, description="How many task runs may run at once; 0 means no limit."
+    )
+
+    def resolve(self, ctx: FlowableContext) -> FlowableResult:
+        return self._resolve_each(ctx, self.concurrent)
+
+
+# --------------------------------------------------------------------------------------- Dag
+
+
+class DagTask(BaseModel):
+    """One node of a `Dag`: a task and the ids of the tasks it waits for."""
+
+    model_config = ConfigDict(
+        extra="forbid", alias_generator=to_camel, populate_by_name=True, defer_build=True
+    )
+
+    task: TaskSpec = Field(description="The task.")
+    depends_on: list[str] | None = Field(
+        default=None,
+        description="Ids of tasks of the same Dag that must end in SUCCESS or WARNING first.",
+    )
+
+
+class Dag(FlowableTask):
+    """Run tasks in the order their dependencies give, as many at once as possible.
+
+    Each entry of `tasks` is a task and the ids of the tasks of this Dag it `dependsOn`. A task
+    starts once all its dependencies ended in SUCCESS or WARNING (a skipped or disabled
+    dependency counts as done), at most `concurrent` at a time (0: no limit). After a failure no
+    new task starts; the running ones finish, then `errors` and `finally` run in order. A
+    dependency on an unknown task or a cycle fails the Dag task run before anything starts.
+    """
+
+    type_name = "tercel.core.Dag"
+    type_aliases = ("io.kestra.plugin.core.flow.Dag", "io.kestra.core.tasks.flows.Dag")
+    type_title = "Run tasks as a graph of dependencies."
+    type_examples = (
+        Example(
+            title="Five tasks whose order comes from their dependencies.",
+            full=True,
+            code="""\
+id: dag
+namespace: company.team
+
+tasks:
+  - id: dag
+    type: tercel.core.Dag
+    tasks:
+      - task:
+          id: task1
+          type: tercel.core.Log
+          message: task 1
+      - task:
+          id: task2
+          type: tercel.core.Log
+          message: task 2
+        dependsOn:
+          - task1
+      - task:
+          id: task3
+          type: tercel.core.Log
+          message: task 3
+        dependsOn:
+          - task1
+      - task:
+          id: task4
+          type: tercel.core.Log
+          message: task 4
+        dependsOn:
+          - task2
+      - task:
+          id: task5
+          type: tercel.core.Log
+          message: task 5
+        dependsOn:
+          - task4
+          - task3
+""",
+        ),
+    )
+
+    tasks: Annotated[list[DagTask], TaskSlot("wrapped", key="task")] = Field(
+        min_length=1, description="The tasks of the graph, each with the ids it depends on."
+    )
+    concurrent: int = Field(
+        default=0, ge=0, description="How many tasks may run at once; 0 means no limit."
+    )
+
+    _graph_checked: bool = PrivateAttr(default=False)
+
+    def _check_graph(self) -> None:
+        """Refuse a dependency on an unknown task and a cycle, naming them."""
+        deps = {str(n.task.get("id")): list(n.depends_on or ()) for n in self.tasks}
+        for task_id, needs in deps.items():
+            for need in needs:
+                if need not in deps:
+                    known = ", ".join(repr(k) for k in deps)
+                    raise TaskFailed(
+                        f"task {task_id!r} depends on unknown task {need!r} "
+                        f"(the tasks of this Dag are {known})"
+                    )
+        done: set[str] = set()
+        for start in deps:
+            path: list[str] = []
+            on_path: set[str] = set()
+            stack: list[tuple[str, int]] = [(start, 0)]
+            while stack:
+                node, i = stack.pop()
+                if i == 0:
+                    if node in done:
+                        continue
+                    path.append(node)
+                    on_path.add(node)
+                needs = deps[node]
+                if i < len(needs):
+                    stack.append((node, i + 1))
+                    nxt = needs[i]
+                    if nxt in on_path:
+                        cycle = [*path[path.index(nxt) :], nxt]
+                        raise TaskFailed(
+                            "the dependencies form a cycle: "
+                            + " -> ".join(cycle)
+                            + " (each task depends on the next)"
+                        )
+                    if nxt not in done:
+                        stack.append((nxt, 0))
+                else:
+                    path.pop()
+                    on_path.discard(node)
+                    done.add(node)
+
+    def resolve(self, ctx: FlowableContext) -> FlowableResult:
+        if not self._graph_checked:
+            self._check_graph()  # raises TaskFailed: the engine fails this task run with it
+            self._graph_checked = True
+        nodes = [n for n in self.tasks if not n.task.get("disabled")]
+        disabled = {n.task.get("id") for n in self.tasks if n.task.get("disabled")}
+        main_ids = {n.task["id"] for n in nodes}
+        children = ctx.children()
+        latest = {r.task_id: r for r in children if r.task_id in main_ids}
+        states = [r.state for r in latest.values()]
+        running = sum(1 for s in states if not s.is_terminated)
+        failed = any(s.is_failed for s in states)
+        if failed:
+            if running:
+                return FlowableResult()  # nothing new starts; the running ones finish
+            return _handlers_result(children, True, states, self.errors, self.finally_)
+
+        def met(need: str) -> bool:
+            run = latest.get(need)
+            return need in disabled or (run is not None and run.state.is_success_like)
+
+        missing = [n for n in nodes if n.task["id"] not in latest]
+        ready = [n for n in missing if all(met(d) for d in n.depends_on or ())]
+        room = len(ready) if self.concurrent == 0 else self.concurrent - running
+        if ready and room > 0:
+            return FlowableResult(next=[NextTaskRun(n.task) for n in ready[:room]])
+        if running:
+            return FlowableResult()
+        if missing:
+            # a dependency ended in a state that is neither a success nor a failure
+            blocked = ", ".join(repr(n.task["id"]) for n in missing)
+            return FlowableResult(
+                state=State.FAILED,
+                error=f"tasks {blocked} can never start: a dependency did not succeed",
+            )
+        return _handlers_result(children, False, states, self.errors, self.finally_)

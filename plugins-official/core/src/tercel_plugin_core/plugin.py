@@ -22,7 +22,18 @@ def tercel_task_types() -> list[type[Task]]:
     from . import kv, state, storage
     from .debug import Echo, Return
     from .execution import Assert, Exit, Fail, Labels, SetVariables, UnsetVariables
-    from .flow import ForEach, If, Parallel, Sequential, Sleep, Switch
+    from .flow import (
+        AllowFailure,
+        Dag,
+        EachParallel,
+        EachSequential,
+        ForEach,
+        If,
+        Parallel,
+        Sequential,
+        Sleep,
+        Switch,
+    )
     from .log import Log
     from .metric import Publish
     from .output import OutputValues
@@ -31,6 +42,7 @@ def tercel_task_types() -> list[type[Task]]:
         Log, Echo, Return, OutputValues, Fail, Assert, Publish,
         Labels, SetVariables, UnsetVariables, Exit,
         Sleep, Sequential, Parallel, If, Switch, ForEach,
+        AllowFailure, EachSequential, EachParallel, Dag,
         kv.Set, kv.Get, kv.GetKeys, kv.Delete,
         state.Set, state.Get, state.Delete,
         storage.Write, storage.Concat, storage.Split, storage.Size, storage.Delete,
