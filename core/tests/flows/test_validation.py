@@ -194,3 +194,30 @@ def test_exactly_one_of_rules_declared_in_a_schema_are_reported_readably() -> No
         "tercel.core.storage.Split needs exactly one of bytes, partitions, rows, regexPattern; got partitions, rows",
     ]
     assert [p.position.line for p in found] == [4, 7]
+
+
+def test_dag_dependencies_are_checked_at_validation_unknown_ids_and_cycles() -> None:
+    found = problems(
+        "id: d\nnamespace: t\ntasks:\n  - id: dag\n    type: tercel.core.Dag\n    tasks:\n"
+        "      - task: {id: a, type: tercel.core.Log, message: a}\n        dependsOn: [c]\n"
+        "      - task: {id: b, type: tercel.core.Log, message: b}\n        dependsOn: [a, nope]\n"
+        "      - task: {id: c, type: tercel.core.Log, message: c}\n        dependsOn: [b]\n"
+    )
+    messages = sorted(p.message for p in found)
+    assert messages == [
+        "task 'b' depends on unknown task 'nope'",
+        "the dependencies form a cycle: a -> c -> b -> a",
+    ]
+    by_message = {p.message: p for p in found}
+    assert by_message["task 'b' depends on unknown task 'nope'"].path == ("tasks", 0, "tasks", 1, "dependsOn", 1)
+    assert by_message["task 'b' depends on unknown task 'nope'"].position is not None
+
+
+def test_a_valid_dag_indexes_its_children() -> None:
+    flow = load_flow(
+        "id: d\nnamespace: t\ntasks:\n  - id: dag\n    type: tercel.core.Dag\n    tasks:\n"
+        "      - task: {id: a, type: tercel.core.Log, message: a}\n"
+        "      - task: {id: b, type: tercel.core.Log, message: b}\n        dependsOn: [a]\n",
+        PLUGINS,
+    )
+    assert flow.tasks["b"].parent_id == "dag" and flow.tasks["b"].path == ("tasks", 0, "tasks", 1, "task")

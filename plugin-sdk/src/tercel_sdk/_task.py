@@ -53,16 +53,21 @@ class TaskSlot:
     """Marks a field holding child tasks.
 
     `list`: a list of tasks; `map`: name → list of tasks; `wrapped`: a list of items that each
-    hold one task under `key` (a Dag's `{task: …, dependsOn: […]}`).
+    hold one task under `key` (a Dag's `{task: …, dependsOn: […]}`). `depends_on` names the item
+    key listing the ids a task waits for: the core then rejects unknown ids and cycles when the
+    flow is validated, for any type that declares it.
     """
 
     kind: Literal["list", "map", "wrapped"]
     key: str | None = None
+    depends_on: str | None = None
 
     @property
     def manifest_kind(self) -> str:
-        """How the manifest writes it: `list`, `map` or `wrapped:<key>`."""
-        return f"wrapped:{self.key}" if self.kind == "wrapped" else self.kind
+        """How the manifest writes it: `list`, `map`, `wrapped:<key>` or `wrapped:<key>:<dependsOn>`."""
+        if self.kind != "wrapped":
+            return self.kind
+        return f"wrapped:{self.key}" + (f":{self.depends_on}" if self.depends_on else "")
 
 
 TaskSpec = Annotated[dict[str, Any], WithJsonSchema(_TASK_OBJECT_SCHEMA)]

@@ -659,11 +659,14 @@ tasks:
         ),
     ],
 )
-def test_flow_dag_cycle_or_unknown_dependency_fails_the_dag_task_run(tasks, message):
-    result = run(dag_flow(tasks))
-    assert result.state == "FAILED"
-    assert [r["taskId"] for r in result.task_runs] == ["dag"]
-    assert message in (result.task_run("dag").get("error") or "")
+def test_flow_dag_cycle_or_unknown_dependency_is_refused_at_validation(tasks, message):
+    # the Dag declares its dependency key in its task slot: the core checks the graph when the
+    # flow is validated (the resolve-time check stays as a second line of defence)
+    from tercel.flows import FlowValidationError
+
+    with pytest.raises(FlowValidationError) as info:
+        run(dag_flow(tasks))
+    assert any(message in p.message for p in info.value.problems)
 
 
 DAG_FLOW = """\

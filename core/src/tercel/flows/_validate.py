@@ -236,8 +236,10 @@ def validate_flow(
             if slot not in merged:
                 continue
             if shape.startswith("wrapped:"):  # items holding one task each, under `key`
-                key = shape.split(":", 1)[1]
+                _, key, *rest = shape.split(":")
                 items = merged[slot] if isinstance(merged[slot], list) else []
+                if rest:
+                    _check_graph(items, key, rest[0], (*path, slot), add)
                 wrapped = []
                 for i, item in enumerate(items):
                     if isinstance(item, dict) and isinstance(item.get(key), dict):
@@ -306,6 +308,54 @@ def validate_flow(
     return flow, []
 
 
+def _check_graph(items: list[Any], key: str, depends_key: str, path: tuple[str | int, ...], add: Callable[..., None]) -> None:
+    """Dependencies between the tasks of one flowable (a Dag): known ids, no cycle."""
+    ids: dict[str, int] = {}
+    for i, item in enumerate(items):
+        if isinstance(item, dict) and isinstance(item.get(key), dict) and isinstance(item[key].get("id"), str):
+            ids[item[key]["id"]] = i
+    edges: dict[str, list[str]] = {}
+    for i, item in enumerate(items):
+        if not isinstance(item, dict) or not isinstance(item.get(key), dict):
+            continue
+        task_id = item[key].get("id")
+        deps = item.get(depends_key) or []
+        if not isinstance(deps, list):
+            continue  # the schema reports the wrong type
+        for j, dep in enumerate(deps):
+            if dep not in ids:
+                known = ", ".join(sorted(ids)) or "none"
+                add(f"task {task_id!r} depends on unknown task {dep!r}", (*path, i, depends_key, j), f"the tasks here are: {known}")
+            elif dep == task_id:
+                add(f"task {task_id!r} depends on itself", (*path, i, depends_key, j))
+        if isinstance(task_id, str):
+            edges[task_id] = [d for d in deps if d in ids and d != task_id]
+    # a cycle: depth-first search, reported once with its path
+    state: dict[str, int] = {}
+    stack: list[str] = []
+
+    def visit(node: str) -> list[str] | None:
+        state[node] = 1
+        stack.append(node)
+        for dep in edges.get(node, ()):
+            if state.get(dep) == 1:
+                return [*stack[stack.index(dep):], dep]
+            if dep not in state:
+                found = visit(dep)
+                if found:
+                    return found
+        stack.pop()
+        state[node] = 2
+        return None
+
+    for node in edges:
+        if node not in state:
+            cycle = visit(node)
+            if cycle:
+                add(f"the dependencies form a cycle: {' -> '.join(cycle)}", (*path, ids[cycle[0]], depends_key), "each task depends on the next")
+                return
+
+
 @lru_cache(maxsize=2048)
 def _validator_for(info: TypeInfo) -> Any:
     from ._jsonschema import SchemaValidator
@@ -328,7 +378,7 @@ def _check_properties(task: dict[str, Any], info: TypeInfo, path: tuple[str | in
         if rel and rel[0] in slots:
             shape = info.task_slots[rel[0]]
             if shape.startswith("wrapped:"):
-                if len(rel) >= 3 and rel[2] == shape.split(":", 1)[1]:
+                if len(rel) >= 3 and rel[2] == shape.split(":")[1]:
                     continue  # inside the wrapped child task: checked against its own type
             elif len(rel) >= (2 if shape == "list" else 3):
                 continue  # inside a child task: checked on its own, against its own type

@@ -1032,7 +1032,7 @@ tasks:
         ),
     )
 
-    tasks: Annotated[list[DagTask], TaskSlot("wrapped", key="task")] = Field(
+    tasks: Annotated[list[DagTask], TaskSlot("wrapped", key="task", depends_on="dependsOn")] = Field(
         min_length=1, description="The tasks of the graph, each with the ids it depends on."
     )
     concurrent: int = Field(
