@@ -362,3 +362,26 @@ def test_exit_stops_new_work_lets_running_siblings_finish_and_ends_in_the_exit_s
     assert h.finished is State.WARNING
     assert h.dispatched == ["slow", "stop"]  # `after` never started
     assert dict(h.states())["p"] == "WARNING"
+
+
+def test_flow_level_retry_applies_to_tasks_without_their_own() -> None:
+    outcomes = iter([State.FAILED, State.SUCCESS])
+    h = Harness(
+        flow(f"  - id: a\n{LOG}", "retry:\n  type: constant\n  interval: PT1S\n  maxAttempts: 3\n"),
+        {"a": lambda tr: next(outcomes)},
+    )
+    assert h.run() is State.SUCCESS
+    assert [a.state.current for a in h.ex.task_runs[0].attempts] == [State.FAILED, State.SUCCESS]
+
+
+def test_a_task_retry_wins_over_the_flow_retry_and_create_new_execution_does_not_retry_tasks() -> None:
+    h = Harness(
+        flow(f"  - id: a\n{LOG}    retry:\n      type: constant\n      interval: PT1S\n      maxAttempts: 2\n", "retry:\n  type: constant\n  interval: PT1S\n  maxAttempts: 5\n"),
+        {"a": State.FAILED},
+    )
+    assert h.run() is State.FAILED and len(h.ex.task_runs[0].attempts) == 2
+    h2 = Harness(
+        flow(f"  - id: a\n{LOG}", "retry:\n  type: constant\n  interval: PT1S\n  maxAttempts: 5\n  behavior: CREATE_NEW_EXECUTION\n"),
+        {"a": State.FAILED},
+    )
+    assert h2.run() is State.FAILED and len(h2.ex.task_runs[0].attempts) == 1

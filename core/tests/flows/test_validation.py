@@ -221,3 +221,10 @@ def test_a_valid_dag_indexes_its_children() -> None:
         PLUGINS,
     )
     assert flow.tasks["b"].parent_id == "dag" and flow.tasks["b"].path == ("tasks", 0, "tasks", 1, "task")
+
+
+def test_flow_level_retry_is_validated_in_place() -> None:
+    p = one("id: f\nnamespace: a\nretry:\n  type: constant\n  maxAttempts: 3\ntasks:\n  - id: x\n    type: tercel.core.Log\n    message: hi\n")
+    assert p.path == ("retry", "interval") and "Field required" in p.message
+    p = one("id: f\nnamespace: a\nretry:\n  type: sometimes\ntasks:\n  - id: x\n    type: tercel.core.Log\n    message: hi\n")
+    assert p.path[0] == "retry" and p.position is not None

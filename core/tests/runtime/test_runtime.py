@@ -138,3 +138,27 @@ async def test_a_task_handed_back_at_shutdown_runs_after_restart(settings: Setti
     assert done.state.current is State.SUCCESS
     assert [tr.task_id for tr in done.task_runs] == ["wait", "after"]
     assert done.task_runs[1].outputs == {"value": "done"}
+
+
+async def test_flow_retry_create_new_execution_chains_executions(runtime: Runtime) -> None:
+    flow = runtime.register_flow(load_flow(
+        "id: chain\nnamespace: t\nretry:\n  type: constant\n  interval: PT0.1S\n  maxAttempts: 3\n  behavior: CREATE_NEW_EXECUTION\n"
+        "inputs:\n  - id: n\n    type: INT\n    defaults: 7\n"
+        "tasks:\n  - id: boom\n    type: tercel.core.Fail\n    errorMessage: \"attempt {{ execution.id }}\"\n",
+        PLUGINS,
+    ))
+    first = runtime.create_execution(flow, {"n": "5"}, labels={"run": "x"})
+    done = await runtime.wait(first.id, timeout=30)
+    assert done.state.current is State.FAILED
+    chain = []
+    for _ in range(200):
+        chain = [h for h in runtime.db.executions.find(flow_id="chain", limit=10)]
+        if len(chain) == 3 and all(h["state"]["current"] == "FAILED" for h in chain):
+            break
+        await asyncio.sleep(0.05)
+    assert len(chain) == 3, chain
+    by_attempt = {h["metadata"]["attemptNumber"]: h for h in chain}
+    assert sorted(by_attempt) == [1, 2, 3]
+    assert {h["originalId"] for h in chain} == {first.id}
+    third = runtime.get_execution(by_attempt[3]["id"])
+    assert third is not None and third.inputs == {"n": 5} and third.labels == {"run": "x"}

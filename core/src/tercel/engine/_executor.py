@@ -297,15 +297,40 @@ class Executor:
         return tr.attempts[number - 1]
 
     def _retry_delay(self, node: TaskNode, tr: TaskRun, now: datetime) -> float | None:
-        retry = node.spec.get("retry")
-        if not retry:
-            return None
-        policy = self._instance(node).retry
+        """The task's own `retry`, else the flow's (`behavior: RETRY_FAILED_TASK`, the default)."""
+        if node.spec.get("retry"):
+            policy = self._instance(node).retry
+        else:
+            policy = self._flow_retry()
+            if policy is not None and policy.behavior != "RETRY_FAILED_TASK":
+                policy = None
         if policy is None:
             return None
         first = tr.attempts[0].state.start_date or now
         delay = policy.next_delay(len(tr.attempts), now - first)
         return None if delay is None else max(delay.total_seconds(), 0.0)
+
+    def new_execution_delay(self, ex: Execution, first_start: datetime, now: datetime) -> float | None:
+        """After a FAILED execution: seconds before a new one (flow `retry` with
+        `behavior: CREATE_NEW_EXECUTION`), or None. Pure: the caller creates it."""
+        policy = self._flow_retry()
+        if policy is None or policy.behavior != "CREATE_NEW_EXECUTION" or ex.state.current is not State.FAILED:
+            return None
+        delay = policy.next_delay(ex.attempt_number, now - first_start)
+        return None if delay is None else max(delay.total_seconds(), 0.0)
+
+    def _flow_retry(self) -> Any:
+        """The flow-level retry policy, parsed once (validation already checked it)."""
+        if not hasattr(self, "_flow_retry_policy"):
+            raw = self.flow.spec.get("retry")
+            policy = None
+            if raw:
+                from pydantic import TypeAdapter
+                from tercel_sdk import Retry
+
+                policy = TypeAdapter(Retry).validate_python(raw)
+            self._flow_retry_policy = policy
+        return self._flow_retry_policy
 
     def _instance(self, node: TaskNode) -> Any:
         inst = self._instances.get(node.id)

@@ -153,6 +153,11 @@ class Execution:
     plugins: dict[str, dict[str, str]] = field(default_factory=dict)
     trigger: dict[str, Any] | None = None
     error: str | None = None
+    original_id: str | None = None
+    """The first execution of a chain of flow-level retries (CREATE_NEW_EXECUTION)."""
+    attempt_number: int = 1
+    original_start: datetime | None = None
+    """When the first execution of the chain started (a retry's `maxDuration` counts from it)."""
     version: int = 0
     outputs_revision: int = field(default=0, repr=False)
     """Bumped whenever a task run's outputs change: lets callers cache `outputs.*`."""
@@ -206,6 +211,11 @@ class Execution:
             "plugins": self.plugins,
             "trigger": self.trigger,
             "error": self.error,
+            "originalId": self.original_id or self.id,
+            "metadata": {
+                "attemptNumber": self.attempt_number,
+                "originalCreatedDate": iso(self.original_start or self.state.start_date),
+            },
             "startDate": iso(self.state.start_date),
             "endDate": iso(self.state.end_date),
         }
@@ -232,5 +242,8 @@ class Execution:
             plugins=dict(header.get("plugins") or {}),
             trigger=header.get("trigger"),
             error=header.get("error"),
+            original_id=header.get("originalId") if header.get("originalId") != header["id"] else None,
+            attempt_number=int((header.get("metadata") or {}).get("attemptNumber", 1)),
+            original_start=_parse_dt((header.get("metadata") or {}).get("originalCreatedDate")),
             version=version,
         )

@@ -81,7 +81,7 @@ def build_variables(
         "execution": {
             "id": execution.id,
             "startDate": execution.state.start_date,
-            "originalId": execution.id,
+            "originalId": execution.original_id or execution.id,
             "state": execution.state.current.value,
         },
         "labels": dict(execution.labels),

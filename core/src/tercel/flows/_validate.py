@@ -135,6 +135,9 @@ def validate_flow(
         elif "tasks" not in data:
             add("missing required property 'tasks'", ())
 
+    if isinstance(data.get("retry"), dict):
+        _check_flow_retry(data["retry"], add)
+
     labels = data.get("labels")
     if isinstance(labels, list):
         for i, item in enumerate(labels):
@@ -306,6 +309,19 @@ def validate_flow(
         parsed=parsed,
     )
     return flow, []
+
+
+def _check_flow_retry(retry: dict[str, Any], add: Callable[..., None]) -> None:
+    """The flow-level `retry:` block is the SDK's Retry policy; report its problems in place."""
+    from pydantic import TypeAdapter, ValidationError
+    from tercel_sdk import Retry
+
+    try:
+        TypeAdapter(Retry).validate_python(retry)
+    except ValidationError as exc:
+        for err in exc.errors():
+            loc = [part for part in err.get("loc", ()) if part not in ("constant", "exponential", "random")]
+            add(f"retry: {err.get('msg', 'invalid value')}", ("retry", *loc))
 
 
 def _check_graph(items: list[Any], key: str, depends_key: str, path: tuple[str | int, ...], add: Callable[..., None]) -> None:

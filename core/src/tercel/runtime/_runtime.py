@@ -309,6 +309,28 @@ class Runtime:
         self._executions[ex.id] = ex
         return ex
 
+    def _retry_as_new_execution(self, failed: Execution, conn: Any) -> Execution:
+        """A new execution of the same flow revision with the same inputs and labels."""
+        now = utcnow()
+        ex = Execution(
+            id=new_id(),
+            namespace=failed.namespace,
+            flow_id=failed.flow_id,
+            flow_revision=failed.flow_revision,
+            state=RunState.new(State.CREATED, now),
+            labels=dict(failed.labels),
+            inputs=dict(failed.inputs),
+            plugins=dict(failed.plugins),
+            trigger=failed.trigger,
+            original_id=failed.original_id or failed.id,
+            attempt_number=failed.attempt_number + 1,
+            original_start=failed.original_start or failed.state.start_date,
+        )
+        ex.version = self.db.executions.create(encode_header(ex), [], conn=conn)
+        self.db.queue.put(EXECUTOR_TOPIC, ion.dumps({"kind": "start", "execution": ex.id}), key=ex.id, conn=conn)
+        self._log(LogEntry(failed.id, None, None, None, "INFO", now, f"flow retry: execution {ex.id} started (attempt {ex.attempt_number})"))
+        return ex
+
     def kill(self, execution_id: str) -> None:
         self.db.queue.put(EXECUTOR_TOPIC, ion.dumps({"kind": "kill", "execution": execution_id}), key=execution_id)
 
@@ -422,6 +444,9 @@ class Runtime:
                 now = utcnow()
                 for job in jobs:
                     event = ion.loads(job.payload)
+                    if event["kind"] == "new-execution":  # flow retry: CREATE_NEW_EXECUTION
+                        self._retry_as_new_execution(ex, conn)
+                        continue
                     step = self._apply(executor, ex, event, now)
                     total.changed.update(step.changed)
                     total.effects.extend(step.effects)
@@ -437,6 +462,13 @@ class Runtime:
                 self.db.queue.ack([j.id for j in jobs], conn=conn)
                 if total.finished:
                     finished.append(ex)
+                    first_start = ex.original_start or ex.state.start_date or now
+                    delay = executor.new_execution_delay(ex, first_start, now)
+                    if delay is not None:
+                        self._log(LogEntry(ex.id, None, None, None, "WARN", now, f"flow retry: a new execution starts in {delay:g}s (attempt {ex.attempt_number + 1})"))
+                        self.db.queue.put(EXECUTOR_TOPIC, ion.dumps({"kind": "new-execution", "execution": ex.id}), key=ex.id, delay=delay, conn=conn)
+                        due = time.monotonic() + delay
+                        self._next_delayed = due if self._next_delayed is None else min(self._next_delayed, due)
             self._conn = None
         except ConcurrentModification:
             self._conn = None
