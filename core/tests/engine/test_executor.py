@@ -385,3 +385,15 @@ def test_a_task_retry_wins_over_the_flow_retry_and_create_new_execution_does_not
         {"a": State.FAILED},
     )
     assert h2.run() is State.FAILED and len(h2.ex.task_runs[0].attempts) == 1
+
+
+@pytest.mark.parametrize(("behavior", "state"), [("QUEUE", State.QUEUED), ("CANCEL", State.CANCELLED), ("FAIL", State.FAILED)])
+def test_concurrency_limit_behaviors(behavior: str, state: State) -> None:
+    h = Harness(flow(f"  - id: a\n{LOG}", f"concurrency:\n  limit: 1\n  behavior: {behavior}\n"))
+    step = h.absorb(h.executor.start(h.ex, h.tick(), running=1))
+    assert h.ex.state.current is state and not h.dispatched
+    assert step.finished is (state is not State.QUEUED)
+    if state is State.QUEUED:  # a slot frees: the queued execution starts
+        h.absorb(h.executor.start(h.ex, h.tick(), running=0))
+        assert h.ex.state.current is State.RUNNING and h.dispatched == ["a"]
+        assert [s for s, _ in h.ex.state.histories] == [State.CREATED, State.QUEUED, State.RUNNING]

@@ -228,3 +228,9 @@ def test_flow_level_retry_is_validated_in_place() -> None:
     assert p.path == ("retry", "interval") and "Field required" in p.message
     p = one("id: f\nnamespace: a\nretry:\n  type: sometimes\ntasks:\n  - id: x\n    type: tercel.core.Log\n    message: hi\n")
     assert p.path[0] == "retry" and p.position is not None
+
+
+def test_concurrency_block_is_validated() -> None:
+    found = problems("id: f\nnamespace: a\nconcurrency:\n  limit: 0\n  behavior: DROP\n  max: 2\ntasks:\n  - id: x\n    type: tercel.core.Log\n    message: hi\n")
+    assert sorted(p.path for p in found) == [("concurrency", "behavior"), ("concurrency", "limit"), ("concurrency", "max")]
+    assert all(p.position is not None for p in found)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -162,3 +163,35 @@ async def test_flow_retry_create_new_execution_chains_executions(runtime: Runtim
     assert {h["originalId"] for h in chain} == {first.id}
     third = runtime.get_execution(by_attempt[3]["id"])
     assert third is not None and third.inputs == {"n": 5} and third.labels == {"run": "x"}
+
+
+async def test_concurrency_queue_runs_executions_one_at_a_time(runtime: Runtime) -> None:
+    flow = runtime.register_flow(load_flow(
+        "id: one_at_a_time\nnamespace: t\nconcurrency:\n  limit: 1\n  behavior: QUEUE\n"
+        "tasks:\n  - id: wait\n    type: tercel.core.Sleep\n    duration: PT0.3S\n",
+        PLUGINS,
+    ))
+    executions = [runtime.create_execution(flow) for _ in range(3)]
+    done = [await runtime.wait(e.id, timeout=30) for e in executions]
+    assert [d.state.current for d in done] == [State.SUCCESS] * 3
+    spans = sorted((d.state.histories[-2][1], d.state.end_date) for d in done)  # RUNNING -> SUCCESS
+    for (_, end), (start, _) in itertools.pairwise(spans):
+        assert start >= end, "a queued execution started while another one was running"
+    assert sum(State.QUEUED in [s for s, _ in d.state.histories] for d in done) == 2
+
+
+async def test_concurrency_cancel_refuses_extra_executions(runtime: Runtime) -> None:
+    flow = runtime.register_flow(load_flow(
+        "id: single\nnamespace: t\nconcurrency:\n  limit: 1\n  behavior: CANCEL\n"
+        "tasks:\n  - id: wait\n    type: tercel.core.Sleep\n    duration: PT0.5S\n",
+        PLUGINS,
+    ))
+    first = runtime.create_execution(flow)
+    for _ in range(100):
+        current = runtime.get_execution(first.id)
+        if current is not None and current.state.current is State.RUNNING:
+            break
+        await asyncio.sleep(0.02)
+    second = await runtime.wait(runtime.create_execution(flow).id, timeout=30)
+    assert second.state.current is State.CANCELLED and "concurrency limit" in (second.error or "")
+    assert (await runtime.wait(first.id, timeout=30)).state.current is State.SUCCESS

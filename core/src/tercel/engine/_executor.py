@@ -156,9 +156,30 @@ class Executor:
         self._error_message = error_message or (lambda exc: f"{type(exc).__name__}: {exc}")
 
     # -- events ---------------------------------------------------------------------------
-    def start(self, ex: Execution, now: datetime) -> Step:
+    def start(self, ex: Execution, now: datetime, running: int = 0) -> Step:
+        """Start (or leave queued) an execution; `running` counts the flow's other running ones.
+
+        The flow's `concurrency` decides what happens at its `limit`: QUEUE (wait in QUEUED until a
+        slot frees), CANCEL (end CANCELLED at once) or FAIL (end FAILED at once).
+        """
         step = Step()
-        if ex.state.current is not State.CREATED:
+        if ex.state.current not in (State.CREATED, State.QUEUED):
+            return step
+        concurrency = self.flow.spec.get("concurrency") or {}
+        limit = concurrency.get("limit")
+        if isinstance(limit, int) and running >= limit:
+            behavior = str(concurrency.get("behavior", "QUEUE")).upper()
+            step.header_changed = True
+            if behavior == "QUEUE":
+                if ex.state.current is not State.QUEUED:
+                    ex.state.to(State.QUEUED, now)
+                    step.effects.append(LogEffect(None, None, "INFO", f"queued: {running} execution(s) of this flow already run (concurrency limit {limit})"))
+                return step
+            final = State.CANCELLED if behavior == "CANCEL" else State.FAILED
+            ex.error = f"concurrency limit of {limit} running execution(s) reached (behavior {behavior})"
+            ex.state.to(final, now)
+            step.effects.append(LogEffect(None, None, "WARN" if final is State.CANCELLED else "ERROR", ex.error))
+            step.effects.append(Finished(final))
             return step
         ex.state.to(State.RUNNING, now)
         step.header_changed = True

@@ -137,6 +137,16 @@ def validate_flow(
 
     if isinstance(data.get("retry"), dict):
         _check_flow_retry(data["retry"], add)
+    concurrency = data.get("concurrency")
+    if isinstance(concurrency, dict):
+        for key in sorted(set(concurrency) - {"limit", "behavior"}):
+            add(f"unknown concurrency property {key!r}", ("concurrency", key), "concurrency has `limit` and `behavior`")
+        limit = concurrency.get("limit")
+        if not (isinstance(limit, int) and not isinstance(limit, bool) and limit >= 1):
+            add(f"concurrency limit must be an integer of at least 1, got {limit!r}", ("concurrency", "limit") if "limit" in concurrency else ("concurrency",))
+        behavior = concurrency.get("behavior", "QUEUE")
+        if behavior not in ("QUEUE", "CANCEL", "FAIL"):
+            add(f"concurrency behavior must be QUEUE, CANCEL or FAIL, got {behavior!r}", ("concurrency", "behavior"))
 
     labels = data.get("labels")
     if isinstance(labels, list):

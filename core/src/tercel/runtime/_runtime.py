@@ -309,6 +309,18 @@ class Runtime:
         self._executions[ex.id] = ex
         return ex
 
+    def _start_next_queued(self, ended: Execution, conn: Any) -> None:
+        """A slot of the flow freed up: the oldest QUEUED execution of the flow gets a start."""
+        if not (self._flows_spec(ended).get("concurrency") or {}).get("limit"):
+            return
+        queued = self.db.executions.find(namespace=ended.namespace, flow_id=ended.flow_id, state="QUEUED", limit=1000, conn=conn)
+        if queued:
+            oldest = queued[-1]  # find() returns the newest first
+            self.db.queue.put(EXECUTOR_TOPIC, ion.dumps({"kind": "start", "execution": oldest["id"]}), key=oldest["id"], conn=conn)
+
+    def _flows_spec(self, ex: Execution) -> dict[str, Any]:
+        return self._executor_for(ex).flow.spec
+
     def _retry_as_new_execution(self, failed: Execution, conn: Any) -> Execution:
         """A new execution of the same flow revision with the same inputs and labels."""
         now = utcnow()
@@ -462,6 +474,7 @@ class Runtime:
                 self.db.queue.ack([j.id for j in jobs], conn=conn)
                 if total.finished:
                     finished.append(ex)
+                    self._start_next_queued(ex, conn)
                     first_start = ex.original_start or ex.state.start_date or now
                     delay = executor.new_execution_delay(ex, first_start, now)
                     if delay is not None:
@@ -508,7 +521,14 @@ class Runtime:
     def _apply(self, executor: Executor, ex: Execution, event: dict[str, Any], now: datetime) -> Step:
         kind = event["kind"]
         if kind == "start":
-            return executor.start(ex, now)
+            running = 0
+            limit = (executor.flow.spec.get("concurrency") or {}).get("limit")
+            if isinstance(limit, int):
+                others = self.db.executions.find(
+                    namespace=ex.namespace, flow_id=ex.flow_id, state=["RUNNING", "KILLING"], limit=limit + 1, conn=self._conn
+                )
+                running = sum(1 for h in others if h["id"] != ex.id)
+            return executor.start(ex, now, running)
         if kind == "started":
             return executor.task_started(ex, event["taskRun"], event["attempt"], event["at"])
         if kind == "result":
