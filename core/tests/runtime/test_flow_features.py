@@ -241,3 +241,17 @@ def test_file_operations_stay_inside_the_flows_namespace() -> None:
     # outputs are camelCase in flows, like every other property name
     assert (out["size"], out["existed"], out["deleted"], out["deletedAgain"], out["existsAfter"]) == (5, True, True, False, False)
     assert "another namespace" in out["otherNamespaceError"]
+
+
+def test_log_to_file_keeps_the_task_logs_in_a_file_of_the_attempt() -> None:
+    result = run_flow(
+        "id: lf\nnamespace: t\ntasks:\n  - id: quiet\n    type: tercel.core.Log\n    logToFile: true\n    message: [one, two]\n"
+        "  - id: loud\n    type: tercel.core.Log\n    message: three\n",
+    )
+    assert result.state == "SUCCESS"
+    attempt = result.task_run("quiet")["attempts"][0]
+    text = result.read(attempt["logFile"]).decode()
+    assert text.splitlines()[0].endswith("INFO one") and text.splitlines()[1].endswith("INFO two")
+    assert result.messages("quiet") == []  # not in the log table
+    assert result.messages("loud") == ["three"]
+    assert "logFile" not in result.task_run("loud")["attempts"][0]

@@ -90,6 +90,7 @@ class TaskResult:
     outputs: dict[str, Any] | None = None
     error: str | None = None
     metrics: list[dict[str, Any]] = field(default_factory=list)
+    log_file: str | None = None
     updates: dict[str, Any] | None = None
     """Changes the task asked for (labels, setVariables, unsetVariables, exit); applied on success."""
 
@@ -207,6 +208,7 @@ class Executor:
             tr.state.to(State.RUNNING, result.started_at)
         attempt.state.to(result.state, result.ended_at)
         attempt.metrics = list(result.metrics)
+        attempt.log_file = result.log_file
         if result.outputs:
             tr.outputs = dict(result.outputs)
             ex.outputs_revision += 1

@@ -73,13 +73,18 @@ class RunState:
 class Attempt:
     state: RunState
     metrics: list[dict[str, Any]] = field(default_factory=list)
+    log_file: str | None = None
+    """With `logToFile`, where this attempt's logs are (a `tercel://` URI)."""
 
     def to_dict(self) -> dict[str, Any]:
-        return {"state": self.state.to_dict(), "metrics": list(self.metrics)}
+        out: dict[str, Any] = {"state": self.state.to_dict(), "metrics": list(self.metrics)}
+        if self.log_file:
+            out["logFile"] = self.log_file
+        return out
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Attempt:
-        return cls(RunState.from_dict(data["state"]), list(data.get("metrics", ())))
+        return cls(RunState.from_dict(data["state"]), list(data.get("metrics", ())), data.get("logFile"))
 
 
 @dataclass(slots=True)

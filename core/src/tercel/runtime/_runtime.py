@@ -36,6 +36,7 @@ from tercel.engine import (
     TaskResult,
     TaskRun,
     build_variables,
+    iso,
     outputs_map,
 )
 from tercel.errors import TercelError
@@ -542,6 +543,7 @@ class Runtime:
                 error=event.get("error"),
                 metrics=list(event.get("metrics") or ()),
                 updates=event.get("updates"),
+                log_file=event.get("logFile"),
             )
             return executor.task_finished(ex, result, now)
         if kind == "retry":
@@ -633,8 +635,18 @@ class Runtime:
         variables = self.variables(ex, executor.flow, tr)
         variables["taskrun"]["attemptsCount"] = attempt  # Kestra counts the running attempt
 
+        to_file = bool(node.spec.get("logToFile"))
+        file_lines: list[str] = []
+
         def emit(level: str, message: str) -> None:
-            self._log(LogEntry(ex.id, tr.id, tr.task_id, attempt, level, utcnow(), self.masker.mask(message)))
+            entry = LogEntry(ex.id, tr.id, tr.task_id, attempt, level, utcnow(), self.masker.mask(message))
+            if to_file:  # Kestra's logToFile: kept in a file of the attempt, not the log table
+                file_lines.append(f"{iso(entry.timestamp)} {level} {entry.message}\n")
+                if self.on_log is not None:
+                    with contextlib.suppress(Exception):
+                        self.on_log(entry)
+            else:
+                self._log(entry)
 
         ctx = TaskRunContext(self, ex, tr, node, attempt, variables, emit)
         current = asyncio.current_task()
@@ -680,6 +692,12 @@ class Runtime:
             announcer.cancel()
             ctx.cleanup()
         ended_at = utcnow()
+        log_file = None
+        if to_file and file_lines:
+            from tercel.storage import execution_file_uri
+
+            uri = execution_file_uri(ex.namespace, ex.flow_id, ex.id, tr.task_id, tr.id, f"log-attempt-{attempt}.txt")
+            log_file = self.storage.put(uri, "".join(file_lines).encode("utf-8"))
         event = {
             "kind": "result",
             "execution": ex.id,
@@ -692,6 +710,7 @@ class Runtime:
             "error": error,
             "metrics": ctx.metrics,
             "updates": ctx.execution_updates or None,
+            "logFile": log_file,
         }
         try:
             data = ion.dumps(event)
