@@ -397,3 +397,41 @@ def test_concurrency_limit_behaviors(behavior: str, state: State) -> None:
         h.absorb(h.executor.start(h.ex, h.tick(), running=0))
         assert h.ex.state.current is State.RUNNING and h.dispatched == ["a"]
         assert [s for s, _ in h.ex.state.histories] == [State.CREATED, State.QUEUED, State.RUNNING]
+
+
+@pytest.mark.parametrize(("behavior", "final"), [("FAIL", State.FAILED), ("CANCEL", State.CANCELLED)])
+def test_max_duration_sla_missed_ends_the_execution_and_labels_it(behavior: str, final: State) -> None:
+    from tercel.engine import SlaTimer
+
+    h = Harness(flow(f"  - id: a\n{LOG}", f"sla:\n  - id: slow\n    type: MAX_DURATION\n    duration: PT5M\n    behavior: {behavior}\n    labels:\n      sla: missed\n"))
+    step = h.executor.start(h.ex, h.tick())
+    h.absorb(step)
+    assert [e for e in step.effects if isinstance(e, SlaTimer)] == [SlaTimer(300.0, "slow")]
+    running = h.pending.pop(0)
+    h.absorb(h.executor.task_started(h.ex, running.task_run_id, 1, h.tick()))
+    h.absorb(h.executor.sla_due(h.ex, "slow", h.tick(300)))
+    assert h.ex.labels == {"sla": "missed"} and [c.task_run_id for c in h.cancels] == [running.task_run_id]
+    h.absorb(h.executor.task_finished(h.ex, TaskResult(running.task_run_id, 1, State.KILLED, h.now, h.tick(), None, "killed"), h.now))
+    assert h.finished is final
+
+
+def test_max_duration_sla_met_or_behavior_none_changes_nothing_but_labels() -> None:
+    h = Harness(flow(f"  - id: a\n{LOG}", "sla:\n  - id: slow\n    type: MAX_DURATION\n    duration: PT1S\n    behavior: NONE\n    labels:\n      late: 'true'\n"))
+    assert h.run() is State.SUCCESS
+    h.absorb(h.executor.sla_due(h.ex, "slow", h.tick()))  # after the end: nothing happens
+    assert h.ex.labels == {}
+    h2 = Harness(flow(f"  - id: a\n{LOG}", "sla:\n  - id: slow\n    type: MAX_DURATION\n    duration: PT1S\n    behavior: NONE\n    labels:\n      late: 'true'\n"))
+    h2.start()
+    h2.absorb(h2.executor.sla_due(h2.ex, "slow", h2.tick()))
+    assert h2.ex.labels == {"late": "true"} and h2.ex.state.current is State.RUNNING
+    h2.answer(h2.pending.pop(0))
+    assert h2.finished is State.SUCCESS
+
+
+@pytest.mark.parametrize(("assertion", "final"), [("{{ outputs.r.value == 'ok' }}", State.SUCCESS), ("{{ outputs.r.value == 'nope' }}", State.FAILED)])
+def test_execution_assertion_sla_is_checked_at_the_end(assertion: str, final: State) -> None:
+    h = Harness(
+        flow("  - id: r\n    type: tercel.core.Return\n    format: ok\n", f"sla:\n  - id: check\n    type: EXECUTION_ASSERTION\n    assert: \"{assertion}\"\n    behavior: FAIL\n"),
+        {"r": (State.SUCCESS, {"value": "ok"})},
+    )
+    assert h.run() is final

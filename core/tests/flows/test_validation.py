@@ -234,3 +234,14 @@ def test_concurrency_block_is_validated() -> None:
     found = problems("id: f\nnamespace: a\nconcurrency:\n  limit: 0\n  behavior: DROP\n  max: 2\ntasks:\n  - id: x\n    type: tercel.core.Log\n    message: hi\n")
     assert sorted(p.path for p in found) == [("concurrency", "behavior"), ("concurrency", "limit"), ("concurrency", "max")]
     assert all(p.position is not None for p in found)
+
+
+def test_sla_entries_are_validated() -> None:
+    found = problems(
+        "id: f\nnamespace: a\nsla:\n  - id: s\n    type: MAX_DURATION\n    behavior: EXPLODE\n"
+        "  - id: s\n    type: EXECUTION_ASSERTION\n  - id: t\n    type: SOMETIMES\n"
+        "tasks:\n  - id: x\n    type: tercel.core.Log\n    message: hi\n"
+    )
+    messages = " | ".join(p.message for p in found)
+    for text in ("behavior must be FAIL, CANCEL or NONE", "MAX_DURATION needs a `duration`", "duplicate SLA id 's'", "EXECUTION_ASSERTION needs an `assert`", "SLA type must be"):
+        assert text in messages, messages

@@ -195,3 +195,16 @@ async def test_concurrency_cancel_refuses_extra_executions(runtime: Runtime) -> 
     second = await runtime.wait(runtime.create_execution(flow).id, timeout=30)
     assert second.state.current is State.CANCELLED and "concurrency limit" in (second.error or "")
     assert (await runtime.wait(first.id, timeout=30)).state.current is State.SUCCESS
+
+
+async def test_max_duration_sla_cancels_a_slow_execution(runtime: Runtime) -> None:
+    flow = runtime.register_flow(load_flow(
+        "id: sla\nnamespace: t\nsla:\n  - id: quick\n    type: MAX_DURATION\n    duration: PT0.3S\n    behavior: CANCEL\n    labels:\n      sla: miss\n"
+        "tasks:\n  - id: slow\n    type: tercel.core.Sleep\n    duration: PT30S\n  - id: never\n    type: tercel.core.Log\n    message: x\n",
+        PLUGINS,
+    ))
+    done = await runtime.wait(runtime.create_execution(flow).id, timeout=30)
+    assert done.state.current is State.CANCELLED
+    assert done.labels == {"sla": "miss"}
+    assert [tr.task_id for tr in done.task_runs] == ["slow"] and done.task_runs[0].state.current is State.KILLED
+    assert any("SLA 'quick' missed" in entry["message"] for entry in runtime.logs(done.id))

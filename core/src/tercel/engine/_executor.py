@@ -59,6 +59,14 @@ class Delay:
 
 
 @dataclass(frozen=True)
+class SlaTimer:
+    """Call `sla_due(sla_id)` after `seconds` (a MAX_DURATION SLA)."""
+
+    seconds: float
+    sla_id: str
+
+
+@dataclass(frozen=True)
 class Cancel:
     """Kill the running attempt of this task run."""
 
@@ -96,6 +104,7 @@ class TaskResult:
 
 
 EXIT_KEY = "__exit"
+KILL_STATE_KEY = "__killState"
 
 
 @dataclass
@@ -184,8 +193,40 @@ class Executor:
             return step
         ex.state.to(State.RUNNING, now)
         step.header_changed = True
+        for sla in self._slas("MAX_DURATION"):
+            from tercel_sdk import parse_duration
+
+            step.effects.append(SlaTimer(parse_duration(sla["duration"]).total_seconds(), str(sla["id"])))
         self._settle(ex, now, step, {ROOT})
         return step
+
+    def sla_due(self, ex: Execution, sla_id: str, now: datetime) -> Step:
+        """A MAX_DURATION SLA's time is up: if the execution still runs, the SLA is missed."""
+        step = Step()
+        if ex.state.current is not State.RUNNING:
+            return step
+        sla = next((s for s in self._slas("MAX_DURATION") if str(s["id"]) == sla_id), None)
+        if sla is None:
+            return step
+        behavior = self._sla_violated(ex, sla, f"the execution ran longer than {sla['duration']}", step)
+        if behavior in ("FAIL", "CANCEL"):
+            ex.variables[KILL_STATE_KEY] = State.FAILED.value if behavior == "FAIL" else State.CANCELLED.value
+            kill = self.kill(ex, now)
+            step.changed.update(kill.changed)
+            step.effects.extend(kill.effects)
+        return step
+
+    def _slas(self, kind: str) -> list[dict[str, Any]]:
+        return [s for s in self.flow.spec.get("sla") or () if isinstance(s, dict) and s.get("type") == kind]
+
+    def _sla_violated(self, ex: Execution, sla: dict[str, Any], why: str, step: Step) -> str:
+        """Labels and a log for a missed SLA; returns its behavior (FAIL, CANCEL or NONE)."""
+        behavior = str(sla.get("behavior", "FAIL")).upper()
+        if sla.get("labels"):
+            ex.labels.update({str(k): str(v) for k, v in sla["labels"].items()})
+        step.header_changed = True
+        step.effects.append(LogEffect(None, None, "WARN" if behavior == "NONE" else "ERROR", f"SLA '{sla['id']}' missed: {why} (behavior {behavior})"))
+        return behavior
 
     def task_started(self, ex: Execution, task_run_id: str, attempt: int, at: datetime) -> Step:
         step = Step()
@@ -479,9 +520,10 @@ class Executor:
     def _resolve_root(self, ex: Execution, now: datetime, step: Step, dirty: set[str]) -> None:
         if ex.state.current is State.KILLING:
             if all(tr.state.current.is_terminated for tr in ex.task_runs):
-                ex.state.to(State.KILLED, now)
+                final = State(ex.variables.pop(KILL_STATE_KEY, State.KILLED.value))
+                ex.state.to(final, now)
                 step.header_changed = True
-                step.effects.append(Finished(State.KILLED))
+                step.effects.append(Finished(final))
             return
         if ex.state.current is not State.RUNNING:
             return
@@ -522,6 +564,18 @@ class Executor:
                 ex.error = f"flow outputs: {self._error_message(exc)}"
                 step.effects.append(LogEffect(None, None, "ERROR", ex.error))
                 state = State.FAILED
+        for sla in self._slas("EXECUTION_ASSERTION"):
+            try:
+                held = truthy(self.ports.render(ex, None, sla.get("assert")))
+                why = f"its assertion {sla.get('assert')!r} is false"
+            except Exception as exc:
+                held, why = False, f"its assertion could not be evaluated: {self._error_message(exc)}"
+            if not held:
+                behavior = self._sla_violated(ex, sla, why, step)
+                if behavior == "FAIL":
+                    state = State.FAILED
+                elif behavior == "CANCEL":
+                    state = State.CANCELLED
         ex.variables.pop("__finalState", None)
         ex.state.to(state, now)
         step.header_changed = True

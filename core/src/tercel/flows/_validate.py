@@ -137,6 +137,8 @@ def validate_flow(
 
     if isinstance(data.get("retry"), dict):
         _check_flow_retry(data["retry"], add)
+    if isinstance(data.get("sla"), list):
+        _check_sla(data["sla"], add)
     concurrency = data.get("concurrency")
     if isinstance(concurrency, dict):
         for key in sorted(set(concurrency) - {"limit", "behavior"}):
@@ -319,6 +321,40 @@ def validate_flow(
         parsed=parsed,
     )
     return flow, []
+
+
+def _check_sla(slas: list[Any], add: Callable[..., None]) -> None:
+    """Kestra's `sla:` list: MAX_DURATION (duration) and EXECUTION_ASSERTION (assert)."""
+    from tercel_sdk import parse_duration
+
+    seen: set[str] = set()
+    for i, sla in enumerate(slas):
+        path = ("sla", i)
+        if not isinstance(sla, dict):
+            add("an SLA must be a mapping with id, type and behavior", path)
+            continue
+        for key in sorted(set(sla) - {"id", "type", "behavior", "duration", "assert", "labels"}):
+            add(f"unknown SLA property {key!r}", (*path, key))
+        if not isinstance(sla.get("id"), str):
+            add("an SLA needs an `id`", path)
+        elif sla["id"] in seen:
+            add(f"duplicate SLA id {sla['id']!r}", (*path, "id"))
+        else:
+            seen.add(sla["id"])
+        kind = sla.get("type")
+        if kind not in ("MAX_DURATION", "EXECUTION_ASSERTION"):
+            add(f"SLA type must be MAX_DURATION or EXECUTION_ASSERTION, got {kind!r}", (*path, "type") if "type" in sla else path)
+        if sla.get("behavior", "FAIL") not in ("FAIL", "CANCEL", "NONE"):
+            add(f"SLA behavior must be FAIL, CANCEL or NONE, got {sla.get('behavior')!r}", (*path, "behavior"))
+        if kind == "MAX_DURATION":
+            try:
+                parse_duration(sla.get("duration"))
+            except ValueError as exc:
+                add(f"MAX_DURATION needs a `duration`: {exc}", (*path, "duration") if "duration" in sla else path)
+        if kind == "EXECUTION_ASSERTION" and not isinstance(sla.get("assert"), str):
+            add("EXECUTION_ASSERTION needs an `assert` expression", (*path, "assert") if "assert" in sla else path)
+        if "labels" in sla and not isinstance(sla["labels"], dict):
+            add("SLA labels must be a mapping", (*path, "labels"))
 
 
 def _check_flow_retry(retry: dict[str, Any], add: Callable[..., None]) -> None:

@@ -32,6 +32,7 @@ from tercel.engine import (
     Finished,
     LogEffect,
     RunState,
+    SlaTimer,
     Step,
     TaskResult,
     TaskRun,
@@ -548,6 +549,8 @@ class Runtime:
             return executor.task_finished(ex, result, now)
         if kind == "retry":
             return executor.retry_due(ex, event["taskRun"], now)
+        if kind == "sla":
+            return executor.sla_due(ex, event["sla"], now)
         if kind == "kill":
             return executor.kill(ex, now)
         if kind == "resume":
@@ -564,6 +567,13 @@ class Runtime:
                 self._next_delayed = due if self._next_delayed is None else min(self._next_delayed, due)
                 self.db.queue.put(
                     EXECUTOR_TOPIC, ion.dumps({"kind": "retry", "execution": ex.id, "taskRun": effect.task_run_id}),
+                    key=ex.id, delay=effect.seconds, conn=conn,
+                )
+            elif isinstance(effect, SlaTimer):
+                due = time.monotonic() + effect.seconds
+                self._next_delayed = due if self._next_delayed is None else min(self._next_delayed, due)
+                self.db.queue.put(
+                    EXECUTOR_TOPIC, ion.dumps({"kind": "sla", "execution": ex.id, "sla": effect.sla_id}),
                     key=ex.id, delay=effect.seconds, conn=conn,
                 )
             elif isinstance(effect, Cancel):
