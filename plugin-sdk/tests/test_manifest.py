@@ -39,7 +39,7 @@ from tercel_sdk.manifest import (
 
 COMMON = [
     "id", "type", "description", "version", "retry", "timeout", "disabled", "logLevel",
-    "logToFile", "allowFailure", "allowWarning", "runIf", "workerGroup",
+    "logToFile", "allowFailure", "allowWarning", "runIf", "workerGroup", "taskCache",
 ]  # fmt: skip
 
 
@@ -157,7 +157,7 @@ def test_schema() -> None:
         {"type": "integer"}, {"type": "string", "pattern": pattern}, {"type": "null"},
     ]  # fmt: skip
     assert schema["properties"]["id"]["pattern"] == "^[a-zA-Z0-9][a-zA-Z0-9_-]*$"
-    assert set(schema["$defs"]) == {"ConstantRetry", "ExponentialRetry", "RandomRetry"}
+    assert set(schema["$defs"]) == {"ConstantRetry", "ExponentialRetry", "RandomRetry", "TaskCache"}
 
 
 def test_outputs_are_the_schema_of_the_run_annotation() -> None:

@@ -255,3 +255,37 @@ def test_log_to_file_keeps_the_task_logs_in_a_file_of_the_attempt() -> None:
     assert result.messages("quiet") == []  # not in the log table
     assert result.messages("loud") == ["three"]
     assert "logFile" not in result.task_run("loud")["attempts"][0]
+
+
+class Counter(RunnableTask):
+    """Counts how often it really ran (in a KV value), to see cache hits."""
+
+    type_name = "tests.Counter"
+    label: Property[str]
+
+    class Out(Output):
+        runs: int
+        label: str
+
+    def run(self, ctx: Any) -> Out:
+        runs = (ctx.kv.get("runs") or 0) + 1
+        ctx.kv.set("runs", runs)
+        return self.Out(runs=runs, label=ctx.render(self.label))
+
+
+def test_task_cache_reuses_outputs_for_identical_inputs_until_the_ttl() -> None:
+    from pathlib import Path
+    from tempfile import TemporaryDirectory
+
+    source = (
+        "id: cached\nnamespace: t\ninputs:\n  - id: day\n    type: STRING\n"
+        "tasks:\n  - id: count\n    type: tests.Counter\n    label: \"{{ inputs.day }}\"\n    taskCache:\n      enabled: true\n      ttl: PT1H\n"
+    )
+    with TemporaryDirectory() as home:
+        first = run_flow(source, {"day": "mon"}, types=[Counter], home=Path(home))
+        again = run_flow(source, {"day": "mon"}, types=[Counter], home=Path(home))
+        other = run_flow(source, {"day": "tue"}, types=[Counter], home=Path(home))
+    assert first.outputs("count") == {"runs": 1, "label": "mon"}
+    assert again.outputs("count") == {"runs": 1, "label": "mon"}  # reused, not run
+    assert "outputs reused from the task cache" in again.messages("count")
+    assert other.outputs("count") == {"runs": 2, "label": "tue"}  # other inputs: a miss

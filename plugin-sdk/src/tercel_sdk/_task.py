@@ -30,6 +30,7 @@ __all__ = [
     "PluginType",
     "RunnableTask",
     "Task",
+    "TaskCache",
     "TaskList",
     "TaskMap",
     "TaskSlot",
@@ -126,6 +127,15 @@ class PluginType(BaseModel):
         return (cls.type_name, *cls.type_aliases)
 
 
+class TaskCache(BaseModel):
+    """Kestra's `taskCache`: reuse a successful run's outputs for identical inputs, for `ttl`."""
+
+    model_config = ConfigDict(extra="forbid", alias_generator=to_camel, populate_by_name=True, defer_build=True)
+
+    enabled: bool = Field(default=True, description="Use the cache.")
+    ttl: Duration = Field(description="How long cached outputs stay valid (ISO 8601 duration).")
+
+
 class Output(BaseModel):
     """Base class of a task's typed outputs; fields keep their Python types (stored as Ion)."""
 
@@ -150,6 +160,7 @@ class Task(PluginType):
     allow_warning: bool = Field(default=False, description="A WARNING of this task counts as SUCCESS.")
     run_if: str | None = Field(default=None, description="Run only if this expression is true; else SKIPPED.")
     worker_group: dict[str, Any] | None = Field(default=None, description="Run on workers of this group.")
+    task_cache: TaskCache | None = Field(default=None, description="Reuse the outputs of an earlier successful run with the same inputs.")
 
     type_kind: ClassVar[str] = "task"
 

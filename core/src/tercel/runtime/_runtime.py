@@ -672,8 +672,16 @@ class Runtime:
             self.db.queue.put(EXECUTOR_TOPIC, ion.dumps({"kind": "started", "execution": ex.id, "taskRun": tr.id, "attempt": attempt, "at": started_at}), key=ex.id)
 
         announcer = asyncio.create_task(announce_started())
+        cache_uri, cache_ttl = self._task_cache_entry(ex, tr, node)
         try:
-            outputs = await self._execute(node, ctx)
+            cached = self._task_cache_get(cache_uri) if cache_uri else None
+            if cached is not None:
+                outputs = cached
+                emit("INFO", "outputs reused from the task cache")
+            else:
+                outputs = await self._execute(node, ctx)
+                if cache_uri and cache_ttl is not None:
+                    self._task_cache_put(cache_uri, outputs, cache_ttl)
         except asyncio.CancelledError:
             state, error = State.KILLED, "killed"
             if self._stopping:
@@ -734,6 +742,45 @@ class Runtime:
             self.db.queue.ack([job.id], conn=conn)
         self._running.pop(str(job.id), None)
         self._wake_worker.set()  # a slot is free: claim more
+
+    # -- task cache (Kestra's `taskCache`) -------------------------------------------------------
+    def _task_cache_entry(self, ex: Execution, tr: TaskRun, node: TaskNode) -> tuple[str | None, float | None]:
+        """Where a task's cached outputs live: keyed by the flow, the task, its definition, its
+        loop value and the execution's inputs, so any change misses the cache."""
+        spec = node.spec.get("taskCache")
+        if not isinstance(spec, dict) or not spec.get("enabled", True):
+            return None, None
+        import hashlib
+        import json
+
+        from tercel_sdk import parse_duration
+
+        from tercel.storage import to_uri
+
+        from ._codec import to_json_ready
+
+        material = json.dumps(
+            [ex.namespace, ex.flow_id, tr.task_id, tr.value, to_json_ready(ex.inputs), to_json_ready(node.spec)],
+            sort_keys=True, default=str,
+        )
+        digest = hashlib.sha256(material.encode()).hexdigest()
+        uri = to_uri([*ex.namespace.split("."), ex.flow_id, "_task_cache", tr.task_id, f"{digest}.ion"])
+        return uri, parse_duration(spec.get("ttl")).total_seconds()
+
+    def _task_cache_get(self, uri: str) -> dict[str, Any] | None:
+        try:
+            entry = ion.loads(self.storage.get_bytes(uri))
+        except Exception:
+            return None
+        if not isinstance(entry, dict) or entry.get("expires") is None or entry["expires"] <= utcnow():
+            return None
+        return entry.get("outputs") or {}
+
+    def _task_cache_put(self, uri: str, outputs: dict[str, Any] | None, ttl: float) -> None:
+        from datetime import timedelta
+
+        with contextlib.suppress(Exception):  # a cache that cannot be written is only a miss later
+            self.storage.put(uri, ion.dumps({"expires": utcnow() + timedelta(seconds=ttl), "outputs": outputs or {}}))
 
     async def _execute(self, node: TaskNode, ctx: TaskRunContext) -> dict[str, Any] | None:
         cls = self.plugins.load_class(node.type)
