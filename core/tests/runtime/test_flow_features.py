@@ -289,3 +289,19 @@ def test_task_cache_reuses_outputs_for_identical_inputs_until_the_ttl() -> None:
     assert again.outputs("count") == {"runs": 1, "label": "mon"}  # reused, not run
     assert "outputs reused from the task cache" in again.messages("count")
     assert other.outputs("count") == {"runs": 2, "label": "tue"}  # other inputs: a miss
+
+
+def test_current_each_output_and_parent_in_nested_loops() -> None:
+    result = run_flow(
+        "id: each_out\nnamespace: t\ntasks:\n"
+        "  - id: loop\n    type: tercel.core.ForEach\n    values: [\"a\", \"b\"]\n    tasks:\n"
+        "      - id: first\n        type: tercel.core.Return\n        format: \"v={{ taskrun.value }}\"\n"
+        "      - id: second\n        type: tercel.core.Return\n        format: \"{{ currentEachOutput(outputs.first).value }}\"\n"
+        "  - id: nested\n    type: tercel.core.ForEach\n    values: [\"x\", \"y\"]\n    tasks:\n"
+        "      - id: inner\n        type: tercel.core.ForEach\n        values: [\"1\", \"2\"]\n        tasks:\n"
+        "          - id: leaf\n            type: tercel.core.Return\n            format: \"{{ parent.taskrun.value }}{{ taskrun.value }}\"\n"
+        "          - id: use\n            type: tercel.core.Return\n            format: \"{{ currentEachOutput(outputs.leaf).value }} {{ parents | length }}\"\n",
+    )
+    assert result.state == "SUCCESS"
+    assert [r["outputs"]["value"] for r in result.task_runs if r["taskId"] == "second"] == ["v=a", "v=b"]
+    assert [r["outputs"]["value"] for r in result.task_runs if r["taskId"] == "use"] == ["x1 1", "x2 1", "y1 1", "y2 1"]

@@ -7,7 +7,9 @@ from typing import Any
 
 from ._model import Execution, TaskRun
 
-__all__ = ["build_variables", "outputs_map", "stringify_value"]
+__all__ = ["EACH_PATH_KEY", "build_variables", "outputs_map", "stringify_value"]
+
+EACH_PATH_KEY = "__tercel_each_path__"
 
 
 def stringify_value(value: Any) -> Any:
@@ -97,10 +99,14 @@ def build_variables(
     if task_run is not None:
         ctx["taskrun"] = _taskrun_vars(task_run)
         ctx["task"] = {"id": task_run.task_id, "type": task_type}
-        parents = execution.parents(task_run)
-        ctx["parents"] = [{"taskrun": _taskrun_vars(p), "task": {"id": p.task_id}} for p in parents]
-        if parents:
+        # Kestra's `parents`: the ancestors that carry a value, the direct parent first
+        ancestors = [p for p in execution.parents(task_run) if p.value is not None]
+        ctx["parents"] = [{"taskrun": _taskrun_vars(p), "task": {"id": p.task_id}} for p in ancestors]
+        if ancestors:
             ctx["parent"] = ctx["parents"][0]
+        # the loop values of this task run, outermost first: how `outputs.<task>[…]` is keyed,
+        # what `currentEachOutput()` follows (a private key: templates cannot read it)
+        ctx[EACH_PATH_KEY] = _value_chain(execution, task_run)
     if functions is not None:
         ctx["__tercel_functions__"] = functions
     return ctx

@@ -271,6 +271,14 @@ def current_each_output(context: Context, outputs: Any) -> Any:
     """The outputs of a sibling task for the current `ForEach` iteration (all nesting levels)."""
     if not isinstance(outputs, Mapping):
         raise ExpressionError("currentEachOutput() expects the outputs of a task (a map)")
+    path = context.get("__tercel_each_path__")
+    if isinstance(path, list):  # tercel's engine gives the exact loop-value path
+        node: Any = outputs
+        for value in path:
+            if not isinstance(node, Mapping) or node.get(value) is None:
+                raise ExpressionError("no outputs for the current task run path")
+            node = node[value]
+        return node
     parents = context.get("parents") or []
     for parent in reversed(list(parents)):
         taskrun = parent.get("taskrun") if isinstance(parent, Mapping) else None
