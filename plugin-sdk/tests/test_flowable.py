@@ -10,6 +10,7 @@ from __future__ import annotations
 import itertools
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -52,6 +53,13 @@ class Ctx:
     )
     runs: list[TaskRunView] = field(default_factory=list)
 
+
+    @property
+    def now(self) -> datetime:
+        """A fixed engine time: decisions must not read the clock."""
+        from datetime import datetime
+
+        return datetime(2026, 1, 1, tzinfo=UTC)
     def children(self) -> list[TaskRunView]:
         return list(self.runs)
 

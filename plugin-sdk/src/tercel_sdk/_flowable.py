@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from typing import Any, Protocol, TypeVar, runtime_checkable
 
 from ._property import Property
@@ -72,6 +73,8 @@ class FlowableResult:
     state: State | None = None
     outputs: Mapping[str, Any] | None = None
     error: str | None = None
+    wake_after: timedelta | None = None
+    """Resolve me again after this long, even if nothing else happens (polling loops)."""
 
 
 @runtime_checkable
@@ -87,6 +90,11 @@ class FlowableContext(Protocol):
 
     def render(self, value: Property[T] | Any) -> Any:
         """Render a property in the flowable's own context (`taskrun.value` included)."""
+        ...
+
+    @property
+    def now(self) -> datetime:
+        """The engine's time for this decision (use it, never the clock: decisions stay pure)."""
         ...
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import replace
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -68,6 +69,13 @@ Outcome = Callable[[TaskRunView], State] | Mapping[Any, State] | None
 class FlowSim:
     """The engine's side of one flowable task run (a `FlowableContext`)."""
 
+
+    @property
+    def now(self) -> datetime:
+        """A fixed engine time: decisions must not read the clock."""
+        from datetime import datetime
+
+        return datetime(2026, 1, 1, tzinfo=UTC)
     def __init__(
         self, task: FlowableTask, *, value: Any = None, variables: Mapping[str, Any] | None = None
     ) -> None:

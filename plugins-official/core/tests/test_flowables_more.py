@@ -7,7 +7,7 @@ import json
 import re
 from collections.abc import Mapping
 from dataclasses import replace
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -64,6 +64,13 @@ def _text(value: Any) -> Any:
 class Sim:
     """The engine's side of one flowable task run: a real `FlowableContext`."""
 
+
+    @property
+    def now(self) -> datetime:
+        """A fixed engine time: decisions must not read the clock."""
+        from datetime import datetime
+
+        return datetime(2026, 1, 1, tzinfo=UTC)
     def __init__(self, task: FlowableTask, *, value: Any = None, **variables: Any) -> None:
         self.task = task
         self.variables = variables

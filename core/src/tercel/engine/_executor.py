@@ -31,6 +31,7 @@ __all__ = [
     "Dispatch",
     "Executor",
     "Finished",
+    "FlowableTimer",
     "LogEffect",
     "Ports",
     "Step",
@@ -64,6 +65,14 @@ class SlaTimer:
 
     seconds: float
     sla_id: str
+
+
+@dataclass(frozen=True)
+class FlowableTimer:
+    """Call `wake(task_run_id)` after `seconds` (a flowable asked to be resolved again)."""
+
+    seconds: float
+    task_run_id: str
 
 
 @dataclass(frozen=True)
@@ -135,12 +144,18 @@ class ExecutorError(Exception):
 class _Ctx:
     """The FlowableContext the executor hands to a flowable task."""
 
-    __slots__ = ("_ex", "_executor", "_tr")
+    __slots__ = ("_ex", "_executor", "_now", "_tr")
 
-    def __init__(self, executor: Executor, execution: Execution, tr: TaskRun | None) -> None:
+    def __init__(self, executor: Executor, execution: Execution, tr: TaskRun | None, now: datetime | None = None) -> None:
         self._executor = executor
         self._ex = execution
         self._tr = tr
+        self._now = now
+
+    @property
+    def now(self) -> datetime:
+        assert self._now is not None
+        return self._now
 
     @property
     def task_run(self) -> TaskRunView:
@@ -298,6 +313,14 @@ class Executor:
         ex.variables[EXIT_KEY] = exit_state
         # every running flowable may now be able to end, and the flow with them
         return {ROOT} | {t.id for t in ex.task_runs if t.state.current is State.RUNNING and self._is_flowable(t.task_id)}
+
+    def wake(self, ex: Execution, task_run_id: str, now: datetime) -> Step:
+        """A flowable's timer fired: let it decide again."""
+        step = Step()
+        tr = ex.find(task_run_id)
+        if tr is not None and tr.state.current is State.RUNNING:
+            self._settle(ex, now, step, {tr.id})
+        return step
 
     def retry_due(self, ex: Execution, task_run_id: str, now: datetime) -> Step:
         step = Step()
@@ -490,7 +513,7 @@ class Executor:
             return
         try:
             task = self._instance(node)
-            result = task.resolve(_Ctx(self, ex, tr))
+            result = task.resolve(_Ctx(self, ex, tr, now))
             if not isinstance(result, FlowableResult):
                 raise TypeError(f"{type(task).__name__}.resolve returned {type(result).__name__}, not FlowableResult")
         except Exception as exc:
@@ -509,6 +532,8 @@ class Executor:
                     return
                 self._create(ex, nxt, tr, now, step, dirty)
             return
+        if result.wake_after is not None and result.state is None:
+            step.effects.append(FlowableTimer(max(result.wake_after.total_seconds(), 0.0), tr.id))
         if result.state is not None:
             if result.error:
                 tr.error = result.error

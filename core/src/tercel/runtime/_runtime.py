@@ -30,6 +30,7 @@ from tercel.engine import (
     Execution,
     Executor,
     Finished,
+    FlowableTimer,
     LogEffect,
     RunState,
     SlaTimer,
@@ -549,6 +550,8 @@ class Runtime:
             return executor.task_finished(ex, result, now)
         if kind == "retry":
             return executor.retry_due(ex, event["taskRun"], now)
+        if kind == "wake":
+            return executor.wake(ex, event["taskRun"], now)
         if kind == "sla":
             return executor.sla_due(ex, event["sla"], now)
         if kind == "kill":
@@ -567,6 +570,13 @@ class Runtime:
                 self._next_delayed = due if self._next_delayed is None else min(self._next_delayed, due)
                 self.db.queue.put(
                     EXECUTOR_TOPIC, ion.dumps({"kind": "retry", "execution": ex.id, "taskRun": effect.task_run_id}),
+                    key=ex.id, delay=effect.seconds, conn=conn,
+                )
+            elif isinstance(effect, FlowableTimer):
+                due = time.monotonic() + effect.seconds
+                self._next_delayed = due if self._next_delayed is None else min(self._next_delayed, due)
+                self.db.queue.put(
+                    EXECUTOR_TOPIC, ion.dumps({"kind": "wake", "execution": ex.id, "taskRun": effect.task_run_id}),
                     key=ex.id, delay=effect.seconds, conn=conn,
                 )
             elif isinstance(effect, SlaTimer):

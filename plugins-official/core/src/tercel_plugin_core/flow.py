@@ -14,7 +14,15 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PositiveInt,
+    PrivateAttr,
+    field_validator,
+    model_validator,
+)
 from pydantic.alias_generators import to_camel
 from tercel_sdk import (
     Duration,
@@ -44,6 +52,7 @@ from ._coerce import ConditionValue, is_truthy, to_value_string
 
 __all__ = [
     "AllowFailure",
+    "CheckFrequency",
     "Dag",
     "DagTask",
     "EachParallel",
@@ -51,6 +60,7 @@ __all__ = [
     "ForEach",
     "If",
     "IfOutput",
+    "LoopUntil",
     "Parallel",
     "Sequential",
     "Sleep",
@@ -1118,3 +1128,116 @@ tasks:
                 error=f"tasks {blocked} can never start: a dependency did not succeed",
             )
         return _handlers_result(children, False, states, self.errors, self.finally_)
+
+
+class CheckFrequency(BaseModel):
+    """How often `LoopUntil` runs again, and when it gives up."""
+
+    model_config = ConfigDict(extra="forbid", alias_generator=to_camel, populate_by_name=True, defer_build=True)
+
+    interval: Duration = Field(default=timedelta(minutes=1), description="Wait between two iterations.")
+    max_iterations: PositiveInt | None = Field(default=None, description="Stop after this many iterations.")
+    max_duration: Duration | None = Field(default=None, description="Stop once the loop ran this long.")
+
+
+class LoopUntil(FlowableTask):
+    """Run tasks again and again until a condition is true (polling a job, an API, a file).
+
+    After each iteration (all its tasks done) `condition` is rendered with Kestra's truthiness;
+    true ends the loop in SUCCESS. Otherwise the loop waits `checkFrequency.interval` and runs
+    the tasks again, unless `maxIterations` or `maxDuration` is reached: then it ends in SUCCESS,
+    or FAILED with `failOnMaxReached`. Children see `outputs.<this id>.iterationCount` and
+    `taskrun.iteration`. A failing child ends the loop (after `errors`/`finally`).
+    """
+
+    type_name = "tercel.core.LoopUntil"
+    type_aliases = ("io.kestra.plugin.core.flow.LoopUntil", "io.kestra.plugin.core.flow.WaitFor")
+    type_title = "Repeat tasks until a condition is true."
+    type_examples = (
+        Example(
+            title="Run a task until it returns a specific value.",
+            full=True,
+            code="""\
+id: loop_until
+namespace: company.team
+
+tasks:
+  - id: loop
+    type: tercel.core.LoopUntil
+    condition: "{{ outputs.return.value == '4' }}"
+    checkFrequency:
+      interval: PT0.1S
+      maxIterations: 10
+    tasks:
+      - id: return
+        type: tercel.core.Return
+        format: "{{ outputs.loop.iterationCount }}"
+""",
+        ),
+    )
+
+    condition: Property[ConditionValue] = Field(description="Ends the loop when true, checked after each iteration.")
+    tasks: TaskList = Field(min_length=1, description="The tasks of one iteration, in order.")
+    check_frequency: CheckFrequency = Field(default_factory=CheckFrequency, description="Interval and limits.")
+    fail_on_max_reached: bool = Field(default=False, description="End FAILED (not SUCCESS) when a limit is reached.")
+
+    def resolve(self, ctx: FlowableContext) -> FlowableResult:
+        own = dict(ctx.task_run.outputs or {})
+        iteration = int(own.get("iterationCount") or 0)
+        now = ctx.now
+        if iteration == 0:
+            return self._start(1, {"startedAt": now}, now)
+        tasks, errors, finally_ = _enabled(self.tasks), _enabled(self.errors), _enabled(self.finally_)
+        main_ids = {t["id"] for t in tasks}
+        children = ctx.children()
+        current = [r for r in children if r.task_id in main_ids and r.iteration == iteration]
+        progress = _progress(tasks, current)
+        if progress.running:
+            return FlowableResult()
+        if progress.next_task is not None and not progress.failed:
+            return FlowableResult(next=[NextTaskRun(progress.next_task, iteration=iteration)])
+        if progress.failed:
+            return self._handlers(children, errors, finally_, [*progress.states])
+        if is_truthy(ctx.render(self.condition)):
+            return self._handlers(children, [], finally_, [State.SUCCESS])
+        started = own.get("startedAt") or now
+        limits = self.check_frequency
+        if (limits.max_iterations is not None and iteration >= limits.max_iterations) or (
+            limits.max_duration is not None and now - started >= limits.max_duration
+        ):
+            final = State.FAILED if self.fail_on_max_reached else State.SUCCESS
+            result = self._handlers(children, [], finally_, [final])
+            if result.state is State.FAILED and not result.error:
+                result = FlowableResult(next=result.next, state=result.state, outputs=result.outputs,
+                                        error=f"the condition was still false after {iteration} iteration(s)")
+            return result
+        due = own.get("nextIterationAt")
+        if due is None:
+            due = now + limits.interval
+            return FlowableResult(outputs={**own, "nextIterationAt": due}, wake_after=limits.interval)
+        if now < due:
+            return FlowableResult(wake_after=due - now)
+        own.pop("nextIterationAt", None)
+        return self._start(iteration + 1, own, now)
+
+    def _start(self, iteration: int, own: dict[str, Any], now: Any) -> FlowableResult:
+        first = _enabled(self.tasks)[0]
+        return FlowableResult(
+            next=[NextTaskRun(first, iteration=iteration)],
+            outputs={**own, "iterationCount": iteration},
+        )
+
+    def _handlers(self, children: list[TaskRunView], errors: list[Mapping[str, Any]], finally_: list[Mapping[str, Any]], states: list[State]) -> FlowableResult:
+        """`errors` (after a failure) then `finally`, once; then the loop's final state."""
+        states = list(states)
+        for block in (errors, finally_):
+            if not block:
+                continue
+            ids = {t["id"] for t in block}
+            progress = _progress(block, [r for r in children if r.task_id in ids])
+            if progress.next_task is not None and not progress.failed and not progress.running:
+                return FlowableResult(next=[NextTaskRun(progress.next_task, value=None)])
+            if not progress.done:
+                return FlowableResult()
+            states += progress.states
+        return FlowableResult(state=State.worst(states))
