@@ -17,7 +17,16 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
-from tercel_sdk import INHERIT, FlowableResult, NextTaskRun, Property, State, TaskRunView, is_truthy
+from tercel_sdk import (
+    INHERIT,
+    FlowableResult,
+    NextTaskRun,
+    Property,
+    State,
+    TaskRunView,
+    is_truthy,
+    parse_duration,
+)
 from tercel_sdk._flowable import block_state, resolve_sequential
 
 from tercel.flows import Flow, TaskNode
@@ -209,8 +218,6 @@ class Executor:
         ex.state.to(State.RUNNING, now)
         step.header_changed = True
         for sla in self._slas("MAX_DURATION"):
-            from tercel_sdk import parse_duration
-
             step.effects.append(SlaTimer(parse_duration(sla["duration"]).total_seconds(), str(sla["id"])))
         self._settle(ex, now, step, {ROOT})
         return step
