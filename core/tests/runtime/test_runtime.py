@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-import os
-import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -16,7 +14,6 @@ from tercel.runtime import Runtime
 from tercel.settings import Settings
 from tercel_sdk import State
 
-PG_URL = os.environ.get("TERCEL_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 PLUGINS = PluginManager().discover()
 
 FLOW = """
@@ -57,28 +54,9 @@ outputs:
 """
 
 
-@pytest.fixture(scope="module")
-def pg_database_url() -> Iterator[str]:
-    psycopg = pytest.importorskip("psycopg")
-    from sqlalchemy import make_url
-
-    libpq = make_url(PG_URL).set(drivername="postgresql").render_as_string(hide_password=False)
-    try:
-        admin = psycopg.connect(libpq, autocommit=True, connect_timeout=3)
-    except psycopg.Error as exc:
-        pytest.skip(f"PostgreSQL not reachable: {exc}")
-    schema = f"tercel_rt_{os.getpid()}_{uuid.uuid4().hex[:8]}"
-    with admin:
-        admin.execute(f'CREATE SCHEMA "{schema}"')
-        try:
-            yield make_url(PG_URL).update_query_dict({"options": f"-csearch_path={schema}"}).render_as_string(hide_password=False)
-        finally:
-            admin.execute(f'DROP SCHEMA "{schema}" CASCADE')
-
-
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
 def settings(request: pytest.FixtureRequest, tmp_path: Path) -> Settings:
-    url = None if request.param == "sqlite" else request.getfixturevalue("pg_database_url")
+    url = None if request.param == "sqlite" else request.getfixturevalue("pg_module_url")
     return Settings(home=tmp_path / "home", database_url=url)
 
 

@@ -22,6 +22,7 @@ from tercel_sdk import (
     State,
     TaskFailed,
     TaskRunView,
+    testing,
 )
 
 NEW_TYPES: list[type[Any]] = [AllowFailure, EachSequential, EachParallel, Dag]
@@ -481,9 +482,6 @@ def test_dag_model():
 
 
 # ------------------------------------------------------------------------------- whole flows
-
-testing = pytest.importorskip("tercel_sdk.testing")
-
 
 def run(yaml: str, **kwargs: Any) -> Any:
     return testing.run_flow(yaml, types=NEW_TYPES, **kwargs)

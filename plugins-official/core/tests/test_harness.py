@@ -1,8 +1,5 @@
 """The core types through the SDK's testing harness: one task with `run_task`, whole flows
 (`tests/flows/*.yaml`) with `run_flow`, on the real engine and real templating.
-
-Skipped only while the harness cannot run yet (`tercel_sdk.testing` or a piece of the core it
-imports is missing); any other error fails.
 """
 
 from __future__ import annotations
@@ -13,31 +10,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
-testing = pytest.importorskip(
-    "tercel_sdk.testing", reason="tercel_sdk.testing (run_task, run_flow) is not written yet"
-)
+from tercel_sdk import testing
 
 FLOWS = Path(__file__).parent / "flows"
-_PROBE = """\
-id: probe
-namespace: tests
-tasks:
-  - id: hello
-    type: tercel.core.Log
-    message: hello
-"""
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _harness_runs() -> None:
-    """Skip while the core behind the harness is unfinished (a module it imports is missing)."""
-    try:
-        testing.run_flow(_PROBE)
-    except ModuleNotFoundError as exc:
-        pytest.skip(f"the testing harness cannot run yet: {exc}")
-
-
 # ----------------------------------------------------------------------------------- helpers
 
 

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from ruamel.yaml import YAML
 from tercel_plugin_core.plugin import tercel_task_types
 from tercel_sdk import FlowableTask, RunnableTask
 from tercel_sdk.manifest import MANIFEST_FILENAME, generate_manifest, manifest_path_for
@@ -133,8 +134,7 @@ def _tasks_in(value: Any) -> list[dict[str, Any]]:
     ids=lambda x: x.type_name if isinstance(x, type) else str(x),
 )
 def test_examples_are_valid_flows(cls, index, task):
-    yaml = pytest.importorskip("ruamel.yaml")
-    flow = yaml.YAML(typ="safe").load(cls.type_examples[index].code)
+    flow = YAML(typ="safe").load(cls.type_examples[index].code)
     assert {"id", "namespace", "tasks"} <= set(flow)
     tasks = _tasks_in(flow["tasks"])
     assert cls.type_name in {t["type"] for t in tasks}
@@ -148,8 +148,7 @@ def test_wheel_ships_the_manifest(tmp_path):
     uv = shutil.which("uv") or next(
         (str(p) for p in (PLUGIN_ROOT.parents[1] / ".tools" / "bin" / "uv",) if p.exists()), None
     )
-    if uv is None:
-        pytest.skip("uv is not available to build the wheel")
+    assert uv is not None, "uv is installed by `make setup` (.tools/bin/uv): run it first"
     subprocess.run(
         [uv, "build", "--wheel", "--quiet", str(PLUGIN_ROOT), "-o", str(tmp_path)],
         check=True,

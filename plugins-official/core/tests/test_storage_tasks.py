@@ -9,7 +9,6 @@ from typing import Any
 
 import pytest
 from tercel.flows import FlowValidationError
-from tercel_plugin_core import storage
 from tercel_plugin_core.storage import (
     Concat,
     DeduplicateItems,
@@ -366,8 +365,7 @@ def test_filter_items_error_or_null_behavior():
     assert not [u for u in result.files if "-items-" in u]
 
 
-def test_filter_items_many_rows_in_batches(monkeypatch):
-    monkeypatch.setattr(storage, "_BATCH", 7)
+def test_filter_items_many_typed_rows():
     data = [{"n": i, "when": datetime(2024, 1, 1 + i % 28, tzinfo=UTC)} for i in range(50)]
     indented = "\n".join("      " + ion.dumps(r).decode().split("\n", 1)[1].strip() for r in data)
     result = flow(f"""\

@@ -12,7 +12,6 @@ from ._executor import (
     SlaTimer,
     Step,
     TaskResult,
-    truthy,
 )
 from ._model import Attempt, Execution, RunState, TaskRun, iso
 from ._variables import build_variables, outputs_map, stringify_value
@@ -37,5 +36,4 @@ __all__ = [
     "iso",
     "outputs_map",
     "stringify_value",
-    "truthy",
 ]

@@ -45,11 +45,9 @@ __all__ = [
     "Ports",
     "Step",
     "TaskResult",
-    "truthy",
 ]
 
 ROOT = "\0root"
-truthy = is_truthy
 
 
 @dataclass(frozen=True)
@@ -474,7 +472,7 @@ class Executor:
         run_if = node.spec.get("runIf")
         if run_if is not None:
             try:
-                wanted = truthy(self.ports.render(ex, tr, run_if))
+                wanted = is_truthy(self.ports.render(ex, tr, run_if))
             except Exception as exc:
                 self._fail(ex, tr, f"task '{task_id}' property 'runIf': {self._error_message(exc)}", now, step)
                 dirty.add(parent_key)
@@ -598,7 +596,7 @@ class Executor:
                 state = State.FAILED
         for sla in self._slas("EXECUTION_ASSERTION"):
             try:
-                held = truthy(self.ports.render(ex, None, sla.get("assert")))
+                held = is_truthy(self.ports.render(ex, None, sla.get("assert")))
                 why = f"its assertion {sla.get('assert')!r} is false"
             except Exception as exc:
                 held, why = False, f"its assertion could not be evaluated: {self._error_message(exc)}"

@@ -482,9 +482,7 @@ class Runtime:
                     delay = executor.new_execution_delay(ex, first_start, now)
                     if delay is not None:
                         self._log(LogEntry(ex.id, None, None, None, "WARN", now, f"flow retry: a new execution starts in {delay:g}s (attempt {ex.attempt_number + 1})"))
-                        self.db.queue.put(EXECUTOR_TOPIC, ion.dumps({"kind": "new-execution", "execution": ex.id}), key=ex.id, delay=delay, conn=conn)
-                        due = time.monotonic() + delay
-                        self._next_delayed = due if self._next_delayed is None else min(self._next_delayed, due)
+                        self._put_later({"kind": "new-execution", "execution": ex.id}, delay, conn)
             self._conn = None
         except ConcurrentModification:
             self._conn = None
@@ -566,26 +564,11 @@ class Runtime:
             if isinstance(effect, Dispatch):
                 jobs.append(ion.dumps({"execution": ex.id, "taskRun": effect.task_run_id, "attempt": effect.attempt, "version": ex.version}))
             elif isinstance(effect, Delay):
-                due = time.monotonic() + effect.seconds
-                self._next_delayed = due if self._next_delayed is None else min(self._next_delayed, due)
-                self.db.queue.put(
-                    EXECUTOR_TOPIC, ion.dumps({"kind": "retry", "execution": ex.id, "taskRun": effect.task_run_id}),
-                    key=ex.id, delay=effect.seconds, conn=conn,
-                )
+                self._put_later({"kind": "retry", "execution": ex.id, "taskRun": effect.task_run_id}, effect.seconds, conn)
             elif isinstance(effect, FlowableTimer):
-                due = time.monotonic() + effect.seconds
-                self._next_delayed = due if self._next_delayed is None else min(self._next_delayed, due)
-                self.db.queue.put(
-                    EXECUTOR_TOPIC, ion.dumps({"kind": "wake", "execution": ex.id, "taskRun": effect.task_run_id}),
-                    key=ex.id, delay=effect.seconds, conn=conn,
-                )
+                self._put_later({"kind": "wake", "execution": ex.id, "taskRun": effect.task_run_id}, effect.seconds, conn)
             elif isinstance(effect, SlaTimer):
-                due = time.monotonic() + effect.seconds
-                self._next_delayed = due if self._next_delayed is None else min(self._next_delayed, due)
-                self.db.queue.put(
-                    EXECUTOR_TOPIC, ion.dumps({"kind": "sla", "execution": ex.id, "sla": effect.sla_id}),
-                    key=ex.id, delay=effect.seconds, conn=conn,
-                )
+                self._put_later({"kind": "sla", "execution": ex.id, "sla": effect.sla_id}, effect.seconds, conn)
             elif isinstance(effect, Cancel):
                 for task, ctx in list(self._running.values()):
                     if ctx is not None and ctx.task_run_id == effect.task_run_id:
@@ -598,6 +581,12 @@ class Runtime:
                 self._log(LogEntry(ex.id, None, None, None, "INFO" if effect.state.is_success_like else "ERROR", utcnow(), f"execution {ex.id} ended {effect.state.value}"))
         if jobs:
             self.db.queue.put_many(WORKER_TOPIC, jobs, keys=[ex.id] * len(jobs), conn=conn)
+
+    def _put_later(self, event: dict[str, Any], seconds: float, conn: Any) -> None:
+        """A delayed executor event; this process's loop wakes on time for it (no polling)."""
+        self.db.queue.put(EXECUTOR_TOPIC, ion.dumps(event), key=event["execution"], delay=seconds, conn=conn)
+        due = time.monotonic() + seconds
+        self._next_delayed = due if self._next_delayed is None else min(self._next_delayed, due)
 
     # -- worker --------------------------------------------------------------------------------
     async def _worker_loop(self) -> None:

@@ -12,20 +12,14 @@ from enum import Enum
 from typing import Annotated, Any
 
 from pydantic import WithJsonSchema
-from tercel_sdk import is_truthy as _sdk_is_truthy
 
-__all__ = ["ConditionValue", "is_truthy", "to_text", "to_value_string"]
+__all__ = ["ConditionValue", "to_text", "to_value_string"]
 
 ConditionValue = Annotated[
     Any, WithJsonSchema({"type": ["boolean", "string", "number", "null"]})
 ]
 """A condition as written in YAML: a boolean, a string, a number (usually an expression)."""
 
-
-
-def is_truthy(value: Any) -> bool:
-    """Kestra's boolean coercion of a condition: the SDK's one rule (`tercel_sdk.is_truthy`)."""
-    return _sdk_is_truthy(value)
 
 
 def _json_default(value: Any) -> Any:

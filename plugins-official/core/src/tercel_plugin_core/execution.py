@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import Any, Literal
 
 from pydantic import Field
-from tercel_sdk import Example, MetricDoc, Property, RunContext, RunnableTask, TaskFailed
+from tercel_sdk import Example, MetricDoc, Property, RunContext, RunnableTask, TaskFailed, is_truthy
 
-from ._coerce import ConditionValue, is_truthy
+from ._coerce import ConditionValue
 
 __all__ = ["Assert", "Exit", "Fail", "Labels", "SetVariables", "UnsetVariables"]
 

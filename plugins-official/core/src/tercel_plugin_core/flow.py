@@ -44,11 +44,12 @@ from tercel_sdk import (
     TaskSpec,
     block_state,
     format_duration,
+    is_truthy,
     resolve_parallel,
     resolve_sequential,
 )
 
-from ._coerce import ConditionValue, is_truthy, to_value_string
+from ._coerce import ConditionValue, to_value_string
 
 __all__ = [
     "AllowFailure",
@@ -580,20 +581,12 @@ tasks:
     @field_validator("values")
     @classmethod
     def _no_literal_null(cls, value: Property[Any]) -> Property[Any]:
-        if isinstance(value.raw, list) and any(v is None for v in value.raw):
-            raise ValueError("values must not contain null")
-        return value
+        return _refuse_literal_null(value, "values")
 
     _values: dict[str, list[str]] = PrivateAttr(default_factory=dict)
 
     def resolve(self, ctx: FlowableContext) -> FlowableResult:
-        # rendered once per ForEach run: the loop keeps the values it started with
-        run_id = ctx.task_run.id
-        values = self._values.get(run_id)
-        if values is None:
-            values = self._values[run_id] = self._rendered_values(ctx)
-            if len(self._values) > 1024:
-                self._values.pop(next(iter(self._values)))
+        values = _values_once(self._values, ctx, self.values, "values")
         tasks = _enabled(self.tasks)
         errors, finally_ = _enabled(self.errors), _enabled(self.finally_)
         main_ids = {t["id"] for t in tasks}
@@ -653,9 +646,22 @@ tasks:
                 room -= 1
         return nexts
 
-    def _rendered_values(self, ctx: FlowableContext) -> list[str]:
-        """The distinct loop values as text, in order (Kestra matches task runs by value)."""
-        return _loop_values(ctx, self.values, "values")
+def _refuse_literal_null(value: Property[Any], name: str) -> Property[Any]:
+    """A literal list of loop values may not hold null (Kestra refuses it too)."""
+    if isinstance(value.raw, list) and any(v is None for v in value.raw):
+        raise ValueError(f"{name} must not contain null")
+    return value
+
+
+def _values_once(cache: dict[str, list[str]], ctx: FlowableContext, prop: Property[Any], name: str) -> list[str]:
+    """The loop values of this task run, rendered once: the loop keeps the values it started with."""
+    run_id = ctx.task_run.id
+    values = cache.get(run_id)
+    if values is None:
+        values = cache[run_id] = _loop_values(ctx, prop, name)
+        if len(cache) > 1024:  # bounded: one entry per running loop is all that is needed
+            cache.pop(next(iter(cache)))
+    return values
 
 
 def _loop_values(ctx: FlowableContext, prop: Property[Any], name: str) -> list[str]:
@@ -786,21 +792,13 @@ class _Each(FlowableTask):
     @field_validator("value")
     @classmethod
     def _no_literal_null(cls, value: Property[Any]) -> Property[Any]:
-        if isinstance(value.raw, list) and any(v is None for v in value.raw):
-            raise ValueError("value must not contain null")
-        return value
+        return _refuse_literal_null(value, "value")
 
     _values: dict[str, list[str]] = PrivateAttr(default_factory=dict)
 
     def _pairs(self, ctx: FlowableContext) -> list[tuple[int, str, Mapping[str, Any]]]:
         """(index, value, task) for each value, then each task: the order Kestra runs them in."""
-        run_id = ctx.task_run.id
-        values = self._values.get(run_id)
-        if values is None:
-            # rendered once per run: the loop keeps the values it started with
-            values = self._values[run_id] = _loop_values(ctx, self.value, "value")
-            if len(self._values) > 1024:
-                self._values.pop(next(iter(self._values)))
+        values = _values_once(self._values, ctx, self.value, "value")
         tasks = _enabled(self.tasks)
         return [(index, value, task) for index, value in enumerate(values) for task in tasks]
 
@@ -1186,7 +1184,7 @@ tasks:
         iteration = int(own.get("iterationCount") or 0)
         now = ctx.now
         if iteration == 0:
-            return self._start(1, {"startedAt": now}, now)
+            return self._start(1, {"startedAt": now})
         tasks, errors, finally_ = _enabled(self.tasks), _enabled(self.errors), _enabled(self.finally_)
         main_ids = {t["id"] for t in tasks}
         children = ctx.children()
@@ -1218,9 +1216,9 @@ tasks:
         if now < due:
             return FlowableResult(wake_after=due - now)
         own.pop("nextIterationAt", None)
-        return self._start(iteration + 1, own, now)
+        return self._start(iteration + 1, own)
 
-    def _start(self, iteration: int, own: dict[str, Any], now: Any) -> FlowableResult:
+    def _start(self, iteration: int, own: dict[str, Any]) -> FlowableResult:
         first = _enabled(self.tasks)[0]
         return FlowableResult(
             next=[NextTaskRun(first, iteration=iteration)],

@@ -596,7 +596,6 @@ _NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
 _RESERVED = frozenset(
     {"true", "false", "none", "null", "True", "False", "None", "and", "or", "not", "in", "is", "if", "else", "loop", "row"}
 )
-_BATCH = 256
 _LOCATION = re.compile(r" \(line \d+(, column \d+)? of `.*$", re.DOTALL)
 
 
@@ -608,30 +607,24 @@ class _ItemRenderer:
     structs. A field named `row` wins over it. Values keep their types (a datetime is a datetime).
     """
 
-    def __init__(self, ctx: RunContext, template: str, prop: str, task_id: str) -> None:
+    def __init__(self, ctx: RunContext, template: str, prop: str) -> None:
         self.ctx = ctx
         self.template = template
         self.prop = prop
 
-    def render(self, item: Any) -> str:
+    def render(self, item: Any) -> str | Exception:
+        """The rendered text for an item, or the error rendering it raised (a TaskFailed propagates)."""
         variables: dict[str, Any] = {"row": item}
         if isinstance(item, dict):
             variables.update(
                 (k, v) for k, v in item.items() if isinstance(k, str) and _NAME.match(k) and k not in _RESERVED
             )
-        return self.ctx.render_string(self.template, variables=variables)
-
-    def results(self, items: list[Any], first: int) -> list[str | Exception]:
-        """The rendered text of each item, or the error rendering it raised."""
-        out: list[str | Exception] = []
-        for item in items:
-            try:
-                out.append(self.render(item))
-            except TaskFailed:
-                raise
-            except Exception as exc:
-                out.append(exc)
-        return out
+        try:
+            return self.ctx.render_string(self.template, variables=variables)
+        except TaskFailed:
+            raise
+        except Exception as exc:
+            return exc
 
     def error(self, exc: Exception, index: int, item: Any) -> TaskFailed:
         message = _LOCATION.sub("", str(exc))
@@ -639,24 +632,6 @@ class _ItemRenderer:
         preview = repr(item)
         preview = preview if len(preview) <= 200 else preview[:197] + "..."
         return TaskFailed(f"`{self.prop}` {self.template!r} failed on item {index} {preview}: {message}")
-
-    def close(self) -> None:
-        """Nothing to release (kept so callers read the same either way)."""
-
-
-def _batches(rows: Iterable[Any], size: int | None = None) -> Iterator[list[Any]]:
-    size = size or _BATCH
-    batch: list[Any] = []
-    for row in rows:
-        batch.append(row)
-        if len(batch) >= size:
-            yield batch
-            batch = []
-    if batch:
-        yield batch
-
-
-
 
 
 # -------------------------------------------------------------------------------- FilterItems
@@ -728,32 +703,28 @@ tasks:
         uri = ctx.render(self.from_)
         keep_match = ctx.render(self.filter_type) == "INCLUDE"
         on_error = ctx.render(self.error_or_null_behavior)
-        renderer = _ItemRenderer(ctx, self.filter_condition, "filterCondition", self.id)
+        renderer = _ItemRenderer(ctx, self.filter_condition, "filterCondition")
         counts = {"processed": 0, "dropped": 0}
 
         def kept(rows: Iterator[Any]) -> Iterator[Any]:
             index = 0
-            for batch in _batches(rows):
-                for item, result in zip(batch, renderer.results(batch, index), strict=True):
-                    if isinstance(result, Exception):
-                        if on_error == "FAIL":
-                            raise renderer.error(result, index, item)
-                        keep = on_error == "INCLUDE"
-                    else:
-                        keep = is_truthy(result.strip()) == keep_match
-                    index += 1
-                    if keep:
-                        yield item
-                    else:
-                        counts["dropped"] += 1
-            counts["processed"] = index
+            for index, item in enumerate(rows):
+                result = renderer.render(item)
+                if isinstance(result, Exception):
+                    if on_error == "FAIL":
+                        raise renderer.error(result, index, item)
+                    keep = on_error == "INCLUDE"
+                else:
+                    keep = is_truthy(result.strip()) == keep_match
+                if keep:
+                    yield item
+                else:
+                    counts["dropped"] += 1
+                counts["processed"] = index + 1
 
         target = _scratch(ctx, "filtered.ion")
-        try:
-            with _open(ctx, uri, "from") as src, open(target, "wb", buffering=_CHUNK) as out:
-                ion.write_rows(kept(ion.read_rows(src)), out)
-        finally:
-            renderer.close()
+        with _open(ctx, uri, "from") as src, open(target, "wb", buffering=_CHUNK) as out:
+            ion.write_rows(kept(ion.read_rows(src)), out)
         return FilterItemsOutput(
             uri=ctx.put_file(target, f"{self.id}.ion"),
             processed_items_total=counts["processed"],
@@ -819,19 +790,15 @@ tasks:
 
     def run(self, ctx: RunContext) -> DeduplicateItemsOutput:
         uri = ctx.render(self.from_)
-        renderer = _ItemRenderer(ctx, self.expr, "expr", self.id)
+        renderer = _ItemRenderer(ctx, self.expr, "expr")
         last: dict[str, int] = {}
         index = 0
-        try:
-            with _open(ctx, uri, "from") as src:
-                for batch in _batches(ion.read_rows(src)):
-                    for item, key in zip(batch, renderer.results(batch, index), strict=True):
-                        if isinstance(key, Exception):
-                            raise renderer.error(key, index, item)
-                        last[key] = index
-                        index += 1
-        finally:
-            renderer.close()
+        with _open(ctx, uri, "from") as src:
+            for index, item in enumerate(ion.read_rows(src), start=1):
+                key = renderer.render(item)
+                if isinstance(key, Exception):
+                    raise renderer.error(key, index - 1, item)
+                last[key] = index - 1
         keep = set(last.values())
         num_keys = len(last)
         del last
