@@ -6,6 +6,8 @@ Measures, on the embedded default (SQLite + local storage, one process):
   3. a cold `tercel run` of a one-task flow (a new process each time), median
   4. 100,000 typed rows (int, float, string, datetime) written as Ion by one task, read and
      rewritten by the next, read back by a third: time per execution
+  5. with --foreach-memory: a ForEach over 1,000 and 10,000 values, time, peak memory and stored
+     size side by side (bench/foreach_memory.py, each size in a fresh process; takes minutes)
 Not a test: numbers depend on the machine; compare them side by side in one run.
 """
 
@@ -151,6 +153,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--json", action="store_true")
     parser.add_argument("--quick", action="store_true", help="fewer repetitions")
+    parser.add_argument("--foreach-memory", action="store_true", help="also run bench/foreach_memory.py (1,000 and 10,000 iterations)")
     args = parser.parse_args()
     reps = 1 if args.quick else 3
     results: dict[str, Any] = {}
@@ -165,7 +168,15 @@ def main() -> int:
         results["cold_run_s_median"] = round(statistics.median(cold), 3)
         rows = asyncio.run(run_flows(ROWS_FLOW, reps, home / "rows"))
         results["ion_100k_rows_s_per_execution"] = round(statistics.median(rows), 3)
+    foreach_memory = None
+    if args.foreach_memory:
+        import foreach_memory as fm  # bench/ is on sys.path when this file runs as a script
+
+        foreach_memory = fm.measure([1000, 10000])
+        results["foreach_memory_ratios_10k_vs_1k"] = foreach_memory["ratios"]
     if args.json:
+        if foreach_memory is not None:
+            results["foreach_memory_runs"] = foreach_memory["runs"]
         print(json.dumps(results, indent=2))
     else:
         targets = {
@@ -175,9 +186,13 @@ def main() -> int:
             "ion_100k_rows_s_per_execution": ("< 1.5 s", 1.5),
         }
         for key, value in results.items():
+            if key.startswith("foreach_memory"):
+                continue
             target = targets.get(key)
             mark = "" if target is None else ("  ok" if value <= target[1] else f"  MISSES target {target[0]}")
             print(f"{key:36} {value}{mark}")
+        if foreach_memory is not None:
+            print(fm.report(foreach_memory))
     return 0
 
 

@@ -14,6 +14,7 @@ from ._flowable import (
     FlowableContext,
     FlowableResult,
     NextTaskRun,
+    SubflowRequest,
     TaskRunView,
     block_state,
     resolve_parallel,
@@ -22,6 +23,7 @@ from ._flowable import (
 from ._hooks import hookimpl
 from ._property import Property, contains_expression, is_expression, is_truthy
 from ._retry import ConstantRetry, ExponentialRetry, RandomRetry, Retry
+from ._services import ExecutionsAccess, NamespaceFile, NamespaceFilesAccess, PurgeResult
 from ._states import State
 from ._task import (
     FlowableTask,
@@ -65,6 +67,7 @@ __all__ = [
     "ConstantRetry",
     "Duration",
     "Example",
+    "ExecutionsAccess",
     "ExponentialRetry",
     "FlowableContext",
     "FlowableResult",
@@ -72,11 +75,14 @@ __all__ = [
     "KVAccess",
     "LogLevel",
     "MetricDoc",
+    "NamespaceFile",
+    "NamespaceFilesAccess",
     "NextTaskRun",
     "Output",
     "PluginType",
     "PollingTrigger",
     "Property",
+    "PurgeResult",
     "RandomRetry",
     "RealtimeTrigger",
     "Retry",
@@ -84,6 +90,7 @@ __all__ = [
     "RunnableTask",
     "ScheduleTrigger",
     "State",
+    "SubflowRequest",
     "Task",
     "TaskCache",
     "TaskFailed",

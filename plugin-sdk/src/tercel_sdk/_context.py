@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any, BinaryIO, Protocol, TypeVar, overload, runtime_checkable
 
 from ._property import Property
+from ._services import ExecutionsAccess, NamespaceFilesAccess
 
 __all__ = ["KVAccess", "RunContext", "TaskLogger"]
 
@@ -139,6 +140,22 @@ class RunContext(Protocol):
     def exit_execution(self, state: str) -> None:
         """End the execution in `state` (SUCCESS, WARNING, KILLED, FAILED, CANCELLED): nothing new
         starts; running task runs are killed only for KILLED."""
+        ...
+
+    @property
+    def namespace_files(self) -> NamespaceFilesAccess:
+        """The files of the flow's namespace (scripts, SQL, configuration kept with the flows)."""
+        ...
+
+    @property
+    def executions(self) -> ExecutionsAccess:
+        """Resume, kill, read the logs of and purge executions of the flow's namespace."""
+        ...
+
+    async def run_task(self, definition: Mapping[str, Any]) -> dict[str, Any] | None:
+        """Run another runnable task (a definition with `type` and properties, as in a flow)
+        inline, as part of this task run: same logs, files and working directory; returns its
+        outputs. What `TemplatedTask` is built on."""
         ...
 
     def is_cancelled(self) -> bool:

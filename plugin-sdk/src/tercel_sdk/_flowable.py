@@ -21,6 +21,7 @@ __all__ = [
     "FlowableContext",
     "FlowableResult",
     "NextTaskRun",
+    "SubflowRequest",
     "TaskRunView",
     "block_state",
     "resolve_parallel",
@@ -50,6 +51,10 @@ class TaskRunView:
     iteration: int | None
     state: State
     outputs: Mapping[str, Any] = field(default_factory=dict)
+    state_since: datetime | None = None
+    """When the task run entered its current state (a Pause counts its duration from it)."""
+    phases_done: tuple[str, ...] = ()
+    """The `work` phases of this flowable that ended (see `FlowableResult.work`)."""
 
 
 @dataclass(frozen=True)
@@ -59,6 +64,28 @@ class NextTaskRun:
     task: Mapping[str, Any]
     value: Any = INHERIT
     iteration: int | None = None
+
+
+@dataclass(frozen=True)
+class SubflowRequest:
+    """An execution of another flow to start for this flowable (Subflow, ForEachItem).
+
+    The engine starts it in the same transaction as the decision; when it ends (and `wait` is
+    set) its state and outputs come back through `FlowableTask.subflow_ended`, then the flowable
+    is resolved again.
+    """
+
+    namespace: str
+    flow_id: str
+    inputs: Mapping[str, Any] = field(default_factory=dict)
+    labels: Mapping[str, str] = field(default_factory=dict)
+    revision: int | None = None
+    wait: bool = True
+    iteration: int | None = None
+    outputs: Mapping[str, Any] | None = None
+    """Kestra's deprecated Subflow `outputs`: expressions rendered in the child's context at its end."""
+    schedule_delay: timedelta | None = None
+    """Start the child this long after it is created (Kestra's `scheduleDate`)."""
 
 
 @dataclass(frozen=True)
@@ -75,6 +102,12 @@ class FlowableResult:
     error: str | None = None
     wake_after: timedelta | None = None
     """Resolve me again after this long, even if nothing else happens (polling loops)."""
+    work: str | None = None
+    """Run this flowable's `work(ctx, phase)` on a worker (I/O a decision cannot do: preparing
+    a working directory, splitting a file), merge what it returns into the task run's outputs,
+    then resolve again; `ctx.task_run.phases_done` then lists the phase."""
+    subflows: Sequence[SubflowRequest] = ()
+    """Executions of other flows to start now (see `SubflowRequest`)."""
 
 
 @runtime_checkable
@@ -88,8 +121,9 @@ class FlowableContext(Protocol):
         """Direct child task runs of this flowable's task run, in creation order."""
         ...
 
-    def render(self, value: Property[T] | Any) -> Any:
-        """Render a property in the flowable's own context (`taskrun.value` included)."""
+    def render(self, value: Property[T] | Any, variables: Mapping[str, Any] | None = None) -> Any:
+        """Render a property in the flowable's own context (`taskrun.value` included);
+        `variables` are laid over it (a mapping over a mapping merges one level deep)."""
         ...
 
     @property

@@ -42,7 +42,7 @@ class State(StrEnum):
 
     @property
     def is_failed(self) -> bool:
-        return self in (State.FAILED, State.KILLED)
+        return self in (State.FAILED, State.KILLED, State.CANCELLED)
 
     @property
     def is_success_like(self) -> bool:
@@ -55,11 +55,13 @@ class State(StrEnum):
 
     @classmethod
     def worst(cls, states: list[State]) -> State:
-        """The state a parent takes from its children: KILLED > FAILED > WARNING > SUCCESS."""
+        """The state a parent takes from its children: KILLED > FAILED > CANCELLED > WARNING > SUCCESS."""
         if any(s is State.KILLED for s in states):
             return State.KILLED
         if any(s is State.FAILED for s in states):
             return State.FAILED
+        if any(s is State.CANCELLED for s in states):
+            return State.CANCELLED
         if any(s is State.WARNING for s in states):
             return State.WARNING
         return State.SUCCESS

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import inspect
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Annotated, Any, ClassVar, Literal, get_type_hints
 
@@ -208,8 +209,34 @@ class FlowableTask(Task):
     errors: TaskList | None = Field(default=None, description="Tasks to run if a child task fails.")
     finally_: TaskList | None = Field(default=None, alias="finally", description="Tasks to run at the end, whatever happened.")
 
+    shares_working_directory: ClassVar[bool] = False
+    """True when the child task runs share one working directory (WorkingDirectory): the
+    worker hands them the flowable's directory instead of a fresh one each."""
+
     def resolve(self, ctx: Any) -> Any:  # pragma: no cover - abstract
         raise NotImplementedError(f"{type(self).__name__}.resolve is not implemented")
+
+    def work(self, ctx: Any, phase: str) -> Output | dict[str, Any] | None:
+        """The I/O part of a flowable, run on a worker when `resolve` returns
+        `FlowableResult(work=phase)`; `ctx` is a RunContext. Sync or `async def`."""
+        raise NotImplementedError(f"{type(self).__name__} asked for work phase {phase!r} but does not implement work()")
+
+    def subflows_started(self, outputs: Mapping[str, Any], started: list[dict[str, Any]]) -> dict[str, Any]:
+        """Record the executions just started for this task run's `SubflowRequest`s (pure).
+
+        Each item has `executionId`, `iteration` and `wait`. The default keeps Kestra's Subflow
+        output `executionId` (of the first one).
+        """
+        return {**outputs, "executionId": started[0]["executionId"]} if started else dict(outputs)
+
+    def subflow_ended(self, outputs: Mapping[str, Any], result: Mapping[str, Any]) -> dict[str, Any]:
+        """Fold one ended subflow execution into this task run's outputs (pure).
+
+        `result` has `executionId`, `state`, `outputs` (the child's flow outputs, plus the
+        rendered `SubflowRequest.outputs`), `iteration` and `error`. The default keeps Kestra's
+        Subflow outputs: `executionId`, `state` and `outputs`.
+        """
+        return {**outputs, "executionId": result["executionId"], "state": result["state"], "outputs": result.get("outputs") or {}}
 
     def child_groups(self) -> dict[str, list[dict[str, Any]]]:
         """Every group of child tasks, by field name (`tasks`, `then`, `cases.a`, …).

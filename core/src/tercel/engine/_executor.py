@@ -12,7 +12,7 @@ creates what they ask for and settles states upwards until nothing moves.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
@@ -23,6 +23,7 @@ from tercel_sdk import (
     NextTaskRun,
     Property,
     State,
+    SubflowRequest,
     TaskRunView,
     is_truthy,
     parse_duration,
@@ -41,8 +42,10 @@ __all__ = [
     "Executor",
     "Finished",
     "FlowableTimer",
+    "KillSubflows",
     "LogEffect",
     "Ports",
+    "StartSubflows",
     "Step",
     "TaskResult",
 ]
@@ -80,6 +83,23 @@ class FlowableTimer:
 
     seconds: float
     task_run_id: str
+
+
+@dataclass(frozen=True)
+class StartSubflows:
+    """Create and start executions of other flows for a flowable, all or none.
+
+    The caller reports back with `subflows_started(task_run_id, started, error)`, and later,
+    for each one that `wait`s, with `subflow_ended(task_run_id, result)` when it ends.
+    """
+
+    task_run_id: str
+    children: tuple[tuple[str, SubflowRequest], ...]
+
+
+@dataclass(frozen=True)
+class KillSubflows:
+    """Kill the running executions this execution started (Subflow, ForEachItem)."""
 
 
 @dataclass(frozen=True)
@@ -140,8 +160,14 @@ class Ports(Protocol):
     """What the executor needs from the outside, all deterministic."""
 
     def task_class(self, node: TaskNode) -> type: ...
-    def render(self, execution: Execution, task_run: TaskRun | None, value: Any) -> Any: ...
+    def render(
+        self, execution: Execution, task_run: TaskRun | None, value: Any, variables: Mapping[str, Any] | None = None
+    ) -> Any: ...
     def new_id(self) -> str: ...
+
+
+_ACTIVE = (State.RUNNING, State.PAUSED)
+"""Execution states in which task runs move on (a PAUSED execution still finishes what runs)."""
 
 
 class ExecutorError(Exception):
@@ -172,10 +198,11 @@ class _Ctx:
     def children(self) -> list[TaskRunView]:
         return [c.view() for c in self._ex.children(self._tr.id if self._tr else None)]
 
-    def render(self, value: Any) -> Any:
+    def render(self, value: Any, variables: Mapping[str, Any] | None = None) -> Any:
+        render = self._executor.ports.render
         if isinstance(value, Property):
-            return value.coerce(self._executor.ports.render(self._ex, self._tr, value.raw))
-        return self._executor.ports.render(self._ex, self._tr, value)
+            return value.coerce(render(self._ex, self._tr, value.raw, variables) if variables else render(self._ex, self._tr, value.raw))
+        return render(self._ex, self._tr, value, variables) if variables else render(self._ex, self._tr, value)
 
 
 class Executor:
@@ -223,7 +250,7 @@ class Executor:
     def sla_due(self, ex: Execution, sla_id: str, now: datetime) -> Step:
         """A MAX_DURATION SLA's time is up: if the execution still runs, the SLA is missed."""
         step = Step()
-        if ex.state.current is not State.RUNNING:
+        if ex.state.current not in _ACTIVE:
             return step
         sla = next((s for s in self._slas("MAX_DURATION") if str(s["id"]) == sla_id), None)
         if sla is None:
@@ -270,13 +297,15 @@ class Executor:
         attempt.state.to(result.state, result.ended_at)
         attempt.metrics = list(result.metrics)
         attempt.log_file = result.log_file
+        step.changed[tr.id] = tr
+        node = self.flow.tasks[tr.task_id]
+        if node.flowable:
+            return self._work_finished(ex, tr, result, now, step)
         if result.outputs:
             tr.outputs = dict(result.outputs)
             ex.outputs_revision += 1
         tr.error = result.error
-        step.changed[tr.id] = tr
-        node = self.flow.tasks[tr.task_id]
-        if result.state is State.FAILED and ex.state.current is State.RUNNING:
+        if result.state is State.FAILED and ex.state.current in _ACTIVE:
             delay = self._retry_delay(node, tr, result.ended_at)
             if delay is not None:
                 tr.state.to(State.RETRYING, result.ended_at)
@@ -292,7 +321,7 @@ class Executor:
             final = State.WARNING
         self._finish(ex, tr, final, result.ended_at)
         dirty = {self._parent_key(tr)}
-        if result.updates and tr.state.current.is_success_like and ex.state.current is State.RUNNING:
+        if result.updates and tr.state.current.is_success_like and ex.state.current in _ACTIVE:
             dirty |= self._apply_updates(ex, tr, result.updates, now, step)
         self._settle(ex, now, step, dirty)
         return step
@@ -319,11 +348,70 @@ class Executor:
         # every running flowable may now be able to end, and the flow with them
         return {ROOT} | {t.id for t in ex.task_runs if t.state.current is State.RUNNING and self._is_flowable(t.task_id)}
 
+    def _work_finished(self, ex: Execution, tr: TaskRun, result: TaskResult, now: datetime, step: Step) -> Step:
+        """A flowable's `work` phase ended on a worker: keep its outputs, resolve it again."""
+        phase = tr.work_pending
+        tr.work_pending = None
+        if phase is not None:
+            tr.phases_done.append(phase)
+        if result.outputs:
+            tr.outputs = {**(tr.outputs or {}), **result.outputs}
+            ex.outputs_revision += 1
+        if result.state in (State.FAILED, State.KILLED) and tr.state.current is State.RUNNING and ex.state.current in _ACTIVE:
+            tr.error = result.error or f"work phase {phase!r} ended {result.state.value}"
+            self._finish(ex, tr, State.FAILED if result.state is State.FAILED else State.KILLED, result.ended_at)
+            self._settle(ex, now, step, {self._parent_key(tr)})
+            return step
+        self._settle(ex, now, step, {tr.id})
+        return step
+
+    def subflow_ended(self, ex: Execution, task_run_id: str, result: dict[str, Any], now: datetime) -> Step:
+        """An execution a flowable started ended: fold it into the flowable's outputs (the
+        flowable's own `subflow_ended`), then let it decide again."""
+        step = Step()
+        tr = ex.find(task_run_id)
+        if tr is None or tr.state.current.is_terminated:
+            return step
+        node = self.flow.tasks[tr.task_id]
+        try:
+            tr.outputs = dict(self._instance(node).subflow_ended(dict(tr.outputs or {}), result))
+        except Exception as exc:
+            self._fail(ex, tr, f"task '{tr.task_id}': {self._error_message(exc)}", now, step)
+            self._settle(ex, now, step, {self._parent_key(tr)})
+            return step
+        ex.outputs_revision += 1
+        step.changed[tr.id] = tr
+        child_state = result.get("state")
+        level = "INFO" if child_state in ("SUCCESS", "WARNING", None) else "WARN"
+        step.effects.append(LogEffect(tr.id, tr.task_id, level, f"subflow execution {result.get('executionId')} ended {child_state}"))
+        self._settle(ex, now, step, {tr.id})
+        return step
+
+    def resume(self, ex: Execution, now: datetime, inputs: dict[str, Any] | None = None, by: str | None = None) -> Step:
+        """Resume a PAUSED execution: every paused task run goes on with `inputs` as its
+        `onResume` outputs (already checked against its declarations by the caller)."""
+        step = Step()
+        if ex.state.current is not State.PAUSED:
+            return step
+        dirty: set[str] = set()
+        for tr in ex.task_runs:
+            if tr.state.current is State.PAUSED:
+                tr.outputs = {**(tr.outputs or {}), "onResume": dict(inputs or {}), "resumed": {"by": by, "on": now}}
+                ex.outputs_revision += 1
+                tr.state.to(State.RUNNING, now)
+                step.changed[tr.id] = tr
+                step.effects.append(LogEffect(tr.id, tr.task_id, "INFO", f"task '{tr.task_id}' resumed" + (f" by {by}" if by else "")))
+                dirty.add(tr.id)
+        ex.state.to(State.RUNNING, now)
+        step.header_changed = True
+        self._settle(ex, now, step, dirty | {ROOT})
+        return step
+
     def wake(self, ex: Execution, task_run_id: str, now: datetime) -> Step:
         """A flowable's timer fired: let it decide again."""
         step = Step()
         tr = ex.find(task_run_id)
-        if tr is not None and tr.state.current is State.RUNNING:
+        if tr is not None and tr.state.current in _ACTIVE:
             self._settle(ex, now, step, {tr.id})
         return step
 
@@ -332,7 +420,7 @@ class Executor:
         tr = ex.find(task_run_id)
         if tr is None or tr.state.current is not State.RETRYING:
             return step
-        if ex.state.current is not State.RUNNING or EXIT_KEY in ex.variables:
+        if ex.state.current not in _ACTIVE or EXIT_KEY in ex.variables:
             self._finish(ex, tr, State.KILLED, now)
             step.changed[tr.id] = tr
             self._settle(ex, now, step, {self._parent_key(tr)})
@@ -347,12 +435,16 @@ class Executor:
         ex.state.to(State.KILLING, now)
         step.header_changed = True
         dirty: set[str] = {ROOT}
+        subflows = False
         for tr in ex.task_runs:
             if tr.state.current.is_terminated:
                 continue
             node = self.flow.tasks.get(tr.task_id)
             if node is not None and node.flowable:
                 dirty.add(tr.id)
+                subflows |= "subflows" in tr.phases_done
+                if tr.work_pending is not None:
+                    step.effects.append(Cancel(tr.id))
                 continue
             if tr.state.current is State.RETRYING:  # waiting for its next attempt: nothing runs
                 self._finish(ex, tr, State.KILLED, now, apply_rules=False)
@@ -361,6 +453,8 @@ class Executor:
                 step.effects.append(Cancel(tr.id))
             step.changed[tr.id] = tr
             dirty.add(self._parent_key(tr))
+        if subflows:
+            step.effects.append(KillSubflows())
         self._settle(ex, now, step, dirty)
         return step
 
@@ -370,7 +464,7 @@ class Executor:
         dirty = {ROOT} | {
             tr.id
             for tr in ex.task_runs
-            if tr.state.current is State.RUNNING and self._is_flowable(tr.task_id)
+            if tr.state.current in _ACTIVE and self._is_flowable(tr.task_id)
         }
         self._settle(ex, now, step, dirty)
         return step
@@ -500,7 +594,7 @@ class Executor:
                 self._resolve_root(ex, now, step, dirty)
                 continue
             tr = ex.find(key)
-            if tr is None or tr.state.current is not State.RUNNING or not self._is_flowable(tr.task_id):
+            if tr is None or tr.state.current not in _ACTIVE or not self._is_flowable(tr.task_id):
                 continue
             self._resolve_flowable(ex, tr, now, step, dirty)
 
@@ -511,10 +605,13 @@ class Executor:
         if stopping is None and EXIT_KEY in ex.variables:
             stopping = State(ex.variables[EXIT_KEY])
         if stopping is not None:  # nothing new starts: end once the children are done
-            if all(c.state.current.is_terminated for c in ex.children(tr.id)):
+            if tr.work_pending is None and all(c.state.current.is_terminated for c in ex.children(tr.id)):
                 self._finish(ex, tr, stopping, now, apply_rules=False)
                 step.changed[tr.id] = tr
                 dirty.add(parent_key)
+                self._unpause(ex, now, step)
+            return
+        if tr.work_pending is not None:  # a worker does this flowable's work: wait for it
             return
         try:
             task = self._instance(node)
@@ -529,6 +626,25 @@ class Executor:
             tr.outputs = dict(result.outputs)
             ex.outputs_revision += 1
             step.changed[tr.id] = tr
+        if result.state is State.PAUSED:
+            self._pause(ex, tr, result, now, step)
+            return
+        if tr.state.current is State.PAUSED:  # a pause ended by itself (its duration is over)
+            tr.state.to(State.RUNNING, now)
+            step.changed[tr.id] = tr
+            self._unpause(ex, now, step)
+        if result.work is not None:
+            if result.work in tr.phases_done:
+                self._fail(ex, tr, f"task '{tr.task_id}' asked twice for its work phase {result.work!r}", now, step)
+                dirty.add(parent_key)
+                return
+            tr.work_pending = result.work
+            step.changed[tr.id] = tr
+            step.effects.append(Dispatch(tr.id, len(tr.attempts) + 1))
+            return
+        if result.subflows:
+            self._start_subflows(ex, tr, node, result.subflows, now, step, dirty)
+            return
         if result.next:
             for nxt in result.next:
                 if nxt.task.get("id") not in self.flow.tasks:
@@ -547,6 +663,60 @@ class Executor:
             step.changed[tr.id] = tr
             dirty.add(parent_key)
 
+    def _pause(self, ex: Execution, tr: TaskRun, result: FlowableResult, now: datetime, step: Step) -> None:
+        if tr.state.current is not State.PAUSED:
+            tr.state.to(State.PAUSED, now)
+            step.changed[tr.id] = tr
+            step.effects.append(LogEffect(tr.id, tr.task_id, "INFO", f"task '{tr.task_id}' paused the execution"))
+            if ex.state.current is State.RUNNING:
+                ex.state.to(State.PAUSED, now)
+                step.header_changed = True
+        if result.wake_after is not None:
+            step.effects.append(FlowableTimer(max(result.wake_after.total_seconds(), 0.0), tr.id))
+
+    def _unpause(self, ex: Execution, now: datetime, step: Step) -> None:
+        """A paused task run went on: the execution runs again once none is paused."""
+        if ex.state.current is State.PAUSED and not any(t.state.current is State.PAUSED for t in ex.task_runs):
+            ex.state.to(State.RUNNING, now)
+            step.header_changed = True
+
+    def _start_subflows(
+        self, ex: Execution, tr: TaskRun, node: TaskNode, requests: Any, now: datetime, step: Step, dirty: set[str]
+    ) -> None:
+        if "subflows" in tr.phases_done:
+            self._fail(ex, tr, f"task '{tr.task_id}' asked twice to start its subflow executions", now, step)
+            dirty.add(self._parent_key(tr))
+            return
+        tr.work_pending = "subflows"
+        step.changed[tr.id] = tr
+        step.effects.append(StartSubflows(tr.id, tuple((self.ports.new_id(), r) for r in requests)))
+
+    def subflows_started(
+        self, ex: Execution, task_run_id: str, started: list[dict[str, Any]], error: str | None, now: datetime
+    ) -> Step:
+        """The executions a flowable asked for exist now (or could not be created: `error`)."""
+        step = Step()
+        tr = ex.find(task_run_id)
+        if tr is None or tr.work_pending != "subflows":
+            return step
+        tr.work_pending = None
+        tr.phases_done.append("subflows")
+        step.changed[tr.id] = tr
+        if ex.state.current is State.KILLING and started:
+            step.effects.append(KillSubflows())
+        if error is None and tr.state.current in _ACTIVE:
+            try:
+                tr.outputs = dict(self._instance(self.flow.tasks[tr.task_id]).subflows_started(dict(tr.outputs or {}), started))
+                ex.outputs_revision += 1
+            except Exception as exc:
+                error = f"task '{tr.task_id}': {self._error_message(exc)}"
+        if error is not None and not tr.state.current.is_terminated:
+            self._fail(ex, tr, error, now, step)
+            self._settle(ex, now, step, {self._parent_key(tr)})
+            return step
+        self._settle(ex, now, step, {tr.id})  # e.g. `wait: false` ends at once
+        return step
+
     def _resolve_root(self, ex: Execution, now: datetime, step: Step, dirty: set[str]) -> None:
         if ex.state.current is State.KILLING:
             if all(tr.state.current.is_terminated for tr in ex.task_runs):
@@ -555,7 +725,7 @@ class Executor:
                 step.header_changed = True
                 step.effects.append(Finished(final))
             return
-        if ex.state.current is not State.RUNNING:
+        if ex.state.current not in _ACTIVE:
             return
         if EXIT_KEY in ex.variables:  # an Exit task ended the flow: finish once nothing runs
             if all(tr.state.current.is_terminated for tr in ex.task_runs):

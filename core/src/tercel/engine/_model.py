@@ -101,11 +101,17 @@ class TaskRun:
     attempts: list[Attempt] = field(default_factory=list)
     outputs: dict[str, Any] | None = None
     error: str | None = None
+    phases_done: list[str] = field(default_factory=list)
+    """A flowable's `work` phases that ended (WorkingDirectory setup, ForEachItem split…)."""
+    work_pending: str | None = None
+    """The `work` phase a worker runs for this flowable right now."""
 
     def view(self) -> TaskRunView:
+        histories = self.state.histories
         return TaskRunView(
             self.id, self.task_id, self.parent_task_run_id, self.value, self.iteration,
             self.state.current, self.outputs or {},
+            histories[-1][1] if histories else None, tuple(self.phases_done),
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -123,6 +129,7 @@ class TaskRun:
             "attempts": [a.to_dict() for a in self.attempts],
             "outputs": self.outputs if self.outputs is not None else {},
             "error": self.error,
+            **({"work": {"done": list(self.phases_done), "pending": self.work_pending}} if self.phases_done or self.work_pending else {}),
         }
 
     @classmethod
@@ -140,6 +147,8 @@ class TaskRun:
             attempts=[Attempt.from_dict(a) for a in data.get("attempts", ())],
             outputs=data.get("outputs") or None,
             error=data.get("error"),
+            phases_done=list((data.get("work") or {}).get("done") or ()),
+            work_pending=(data.get("work") or {}).get("pending"),
         )
 
 

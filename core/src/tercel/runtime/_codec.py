@@ -16,7 +16,7 @@ from tercel_sdk import format_duration, ion
 
 from tercel.engine import Execution, TaskRun, iso
 
-__all__ = ["decode_execution", "encode_header", "encode_task_run", "to_json_ready"]
+__all__ = ["decode_execution", "decode_typed", "encode_header", "encode_task_run", "to_json_ready"]
 
 _TYPED_HEADER_KEYS = ("inputs", "outputs", "variables", "trigger")
 _ION = "$ion"
@@ -32,6 +32,11 @@ def _unwrap(value: Any) -> Any:
     if isinstance(value, dict) and set(value) == {_ION}:
         return ion.loads(value[_ION].encode("utf-8"))
     return value
+
+
+def decode_typed(value: Any) -> Any:
+    """A typed part (inputs, outputs, variables, trigger) of a stored header, decoded."""
+    return _unwrap(value)
 
 
 def encode_header(ex: Execution) -> dict[str, Any]:

@@ -19,10 +19,20 @@ if TYPE_CHECKING:
 
     from ._runtime import Runtime
 
-__all__ = ["LEVELS", "RenderError", "TaskRunContext", "execution_functions"]
+__all__ = ["LEVELS", "RenderError", "TaskRunContext", "execution_functions", "overlay"]
 
 LEVELS = ("TRACE", "DEBUG", "INFO", "WARN", "ERROR")
 _RANK = {name: i for i, name in enumerate(LEVELS)}
+
+
+def overlay(context: Mapping[str, Any], variables: Mapping[str, Any]) -> dict[str, Any]:
+    """`variables` laid over an expression context; a mapping over a mapping is merged one
+    level deep, so `{"taskrun": {"items": uri}}` adds to `taskrun` instead of replacing it."""
+    out = dict(context)
+    for key, value in variables.items():
+        base = out.get(key)
+        out[key] = {**base, **value} if isinstance(base, Mapping) and isinstance(value, Mapping) else value
+    return out
 
 
 class RenderError(TercelError):
@@ -152,6 +162,8 @@ class TaskRunContext:
         attempt: int,
         variables: Mapping[str, Any],
         emit_log: Callable[[str, str], None],
+        *,
+        shared_dir: Path | None = None,
     ) -> None:
         self._runtime = runtime
         self._variables = variables
@@ -166,6 +178,7 @@ class TaskRunContext:
         self._logger = _Logger(emit_log, node.spec.get("logLevel"))
         self._cancelled = threading.Event()
         self._workdir: Path | None = None
+        self._shared_dir = shared_dir
         self._kv = _KV(runtime, execution.namespace)
         self.execution_updates: dict[str, Any] = {}
 
@@ -179,7 +192,7 @@ class TaskRunContext:
         return self._variables
 
     def _context(self, variables: Mapping[str, Any] | None) -> Mapping[str, Any]:
-        return self._variables if not variables else {**self._variables, **variables}
+        return self._variables if not variables else overlay(self._variables, variables)
 
     def render(self, value: Any, variables: Mapping[str, Any] | None = None) -> Any:
         name = value.name if isinstance(value, Property) else None
@@ -205,7 +218,7 @@ class TaskRunContext:
     @property
     def working_dir(self) -> Path:
         if self._workdir is None:
-            path = self._runtime.settings.tmp_dir / f"{self.task_run_id}-{self.attempt}"
+            path = self._shared_dir or self._runtime.settings.tmp_dir / f"{self.task_run_id}-{self.attempt}"
             path.mkdir(parents=True, exist_ok=True)
             self._workdir = path
         return self._workdir
@@ -267,6 +280,21 @@ class TaskRunContext:
             raise TercelError(f"cannot exit in state {state!r}: use one of {', '.join(allowed)}")
         self.execution_updates["exit"] = value
 
+    @property
+    def namespace_files(self) -> Any:
+        from ._namespace_access import NamespaceFilesForTask
+
+        return NamespaceFilesForTask(self._runtime, self.namespace)
+
+    @property
+    def executions(self) -> Any:
+        from ._executions_access import ExecutionsForTask
+
+        return ExecutionsForTask(self._runtime, self.namespace, self.execution_id)
+
+    async def run_task(self, definition: Mapping[str, Any]) -> dict[str, Any] | None:
+        return await self._runtime.run_inline_task(self, definition)
+
     def is_cancelled(self) -> bool:
         return self._cancelled.is_set()
 
@@ -275,5 +303,5 @@ class TaskRunContext:
         self._cancelled.set()
 
     def cleanup(self) -> None:
-        if self._workdir is not None:
+        if self._workdir is not None and self._shared_dir is None:  # a shared one outlives the task
             shutil.rmtree(self._workdir, ignore_errors=True)

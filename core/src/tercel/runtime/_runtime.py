@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import inspect
 import os
 import socket
@@ -19,6 +20,7 @@ from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from tercel_sdk import Output, State, TaskFailed, TaskWarning, ion
@@ -31,9 +33,11 @@ from tercel.engine import (
     Executor,
     Finished,
     FlowableTimer,
+    KillSubflows,
     LogEffect,
     RunState,
     SlaTimer,
+    StartSubflows,
     Step,
     TaskResult,
     TaskRun,
@@ -46,8 +50,8 @@ from tercel.flows import Flow, TaskNode
 from tercel.plugins import PluginManager
 from tercel.settings import Settings
 
-from ._codec import decode_execution, encode_header, encode_task_run
-from ._context import RenderError, TaskRunContext, execution_functions
+from ._codec import decode_execution, decode_typed, encode_header, encode_task_run
+from ._context import RenderError, TaskRunContext, execution_functions, overlay
 
 __all__ = ["LogEntry", "Runtime"]
 
@@ -104,9 +108,13 @@ class _Ports:
     def task_class(self, node: TaskNode) -> type:
         return self._rt.plugins.load_class(node.type)
 
-    def render(self, execution: Execution, task_run: TaskRun | None, value: Any) -> Any:
-        variables = self._rt.variables(execution, self._flow, task_run)
-        return self._rt.expressions.render_value(value, variables)
+    def render(
+        self, execution: Execution, task_run: TaskRun | None, value: Any, variables: Mapping[str, Any] | None = None
+    ) -> Any:
+        context = self._rt.variables(execution, self._flow, task_run)
+        if variables:
+            context = overlay(context, variables)
+        return self._rt.expressions.render_value(value, context)
 
     def new_id(self) -> str:
         return new_id()
@@ -279,12 +287,30 @@ class Runtime:
         *,
         labels: Mapping[str, str] | None = None,
         trigger: dict[str, Any] | None = None,
+        local_files: bool = True,
     ) -> Execution:
         """Validate the inputs, store a CREATED execution and queue its start."""
+        ex = self._prepare_execution(flow, inputs, labels=labels, trigger=trigger, local_files=local_files)
+        with self.db.transaction() as conn:
+            self._insert_execution(ex, conn)
+        self._executions[ex.id] = ex
+        return ex
+
+    def _prepare_execution(
+        self,
+        flow: Flow,
+        inputs: Mapping[str, Any] | None,
+        *,
+        labels: Mapping[str, str] | None,
+        trigger: dict[str, Any] | None,
+        execution_id: str | None = None,
+        local_files: bool = True,
+    ) -> Execution:
+        """A CREATED execution with its inputs checked and typed (`InputsError` otherwise)."""
         from tercel.inputs import resolve_inputs
         from tercel.storage import input_file_uri
 
-        execution_id = new_id()
+        execution_id = execution_id or new_id()
 
         def store_file(input_id: str, filename: str, data: bytes) -> str:
             uri = input_file_uri(flow.namespace, flow.id, execution_id, input_id, filename)
@@ -293,7 +319,9 @@ class Runtime:
         def render(value: Any, context: Mapping[str, Any]) -> Any:
             return self.expressions.render_value(value, {**context, "flow": {"id": flow.id, "namespace": flow.namespace}})
 
-        typed_inputs = resolve_inputs(flow.inputs, dict(inputs or {}), render=render, store_file=store_file, on_secret=self.masker.add)
+        typed_inputs = resolve_inputs(
+            flow.inputs, dict(inputs or {}), render=render, store_file=store_file, on_secret=self.masker.add, local_files=local_files
+        )
         now = utcnow()
         ex = Execution(
             id=execution_id,
@@ -306,11 +334,136 @@ class Runtime:
             plugins=dict(flow.lock),
             trigger=trigger,
         )
-        with self.db.transaction() as conn:
-            ex.version = self.db.executions.create(encode_header(ex), [], conn=conn)
-            self.db.queue.put(EXECUTOR_TOPIC, ion.dumps({"kind": "start", "execution": ex.id}), key=ex.id, conn=conn)
-        self._executions[ex.id] = ex
         return ex
+
+    def _insert_execution(self, ex: Execution, conn: Any, delay: float = 0.0) -> None:
+        """Store a prepared execution and queue its start (after `delay` seconds)."""
+        ex.version = self.db.executions.create(encode_header(ex), [], conn=conn)
+        if delay > 0:
+            self._put_later({"kind": "start", "execution": ex.id}, delay, conn)
+        else:
+            self.db.queue.put(EXECUTOR_TOPIC, ion.dumps({"kind": "start", "execution": ex.id}), key=ex.id, conn=conn)
+
+    # -- subflows ------------------------------------------------------------------------------
+    def _flow_for(self, namespace: str, flow_id: str, revision: int | None, conn: Any) -> Flow:
+        """A stored flow (its latest revision unless one is named), loaded and ready."""
+        record = self.db.flows.get(namespace, flow_id, revision, conn=conn)
+        if record is None:
+            which = f" revision {revision}" if revision is not None else ""
+            raise TercelError(f"flow {namespace}.{flow_id}{which} does not exist")
+        key = (namespace, flow_id, record.revision)
+        flow = self._flows.get(key)
+        if flow is None:
+            from tercel.flows import load_flow
+
+            flow = load_flow(record.source, self.plugins, name=f"{namespace}.{flow_id}")
+            flow.revision = record.revision
+            self.register_flow(flow, persist=False)
+        return flow
+
+    def _start_subflows(self, ex: Execution, effect: StartSubflows, conn: Any) -> None:
+        """Create every execution a flowable asked for, in the caller's transaction (all or none),
+        and tell the flowable what was started."""
+        parent_tr = ex.task_run(effect.task_run_id)
+        correlation = ex.labels.get("system.correlationId", ex.id)
+        started: list[dict[str, Any]] = []
+        error = None
+        prepared: list[tuple[Execution, float]] = []
+        try:  # every child is checked before any is stored: all or none
+            for child_id, request in effect.children:
+                flow = self._flow_for(request.namespace, request.flow_id, request.revision, conn)
+                trigger = {
+                    "type": "io.kestra.plugin.core.flow.Subflow",
+                    "id": parent_tr.task_id,
+                    "executionId": ex.id,
+                    "namespace": ex.namespace,
+                    "flowId": ex.flow_id,
+                    "flowRevision": ex.flow_revision,
+                    "taskRunId": parent_tr.id,
+                    "iteration": request.iteration,
+                    "wait": request.wait,
+                    "outputs": dict(request.outputs) if request.outputs else None,
+                }
+                labels = {**dict(request.labels), "system.correlationId": correlation}
+                child = self._prepare_execution(
+                    flow, request.inputs, labels=labels, trigger=trigger, execution_id=child_id, local_files=False
+                )
+                prepared.append((child, request.schedule_delay.total_seconds() if request.schedule_delay else 0.0))
+                started.append({"executionId": child_id, "iteration": request.iteration, "wait": request.wait})
+        except Exception as exc:
+            started, prepared = [], []
+            error = f"task '{parent_tr.task_id}': subflow execution not created: {self._error_text(exc)}"
+        for child, delay in prepared:
+            self._insert_execution(child, conn, delay)
+        event = {"kind": "subflows-started", "execution": ex.id, "taskRun": parent_tr.id, "started": started, "error": error}
+        self.db.queue.put(EXECUTOR_TOPIC, ion.dumps(event), key=ex.id, conn=conn)
+
+    def _notify_parent(self, ex: Execution, conn: Any) -> None:
+        """A subflow execution ended: its parent's flowable hears of it (if it waits)."""
+        trigger = ex.trigger or {}
+        if trigger.get("type") != "io.kestra.plugin.core.flow.Subflow" or not trigger.get("wait"):
+            return
+        outputs = dict(ex.outputs)
+        extra = trigger.get("outputs")
+        if extra:  # Kestra's deprecated Subflow `outputs`: rendered in the child's context
+            try:
+                flow = self._executor_for(ex).flow
+                outputs.update(self.expressions.render_value(extra, self.variables(ex, flow, None)))
+            except Exception as exc:
+                self._log(LogEntry(ex.id, None, None, None, "ERROR", utcnow(), f"subflow outputs: {self._error_text(exc)}"))
+        if trigger.get("iteration") is not None:  # ForEachItem merges these files at its end
+            from tercel.storage import execution_file_uri
+
+            uri = execution_file_uri(
+                trigger["namespace"], trigger["flowId"], trigger["executionId"], trigger["id"], trigger["taskRunId"],
+                f"subflow-outputs-{trigger['iteration']}.ion",
+            )
+            try:
+                self.storage.put(uri, ion.dumps(outputs))
+            except Exception as exc:
+                self._log(LogEntry(ex.id, None, None, None, "ERROR", utcnow(), f"subflow outputs not stored: {self._error_text(exc)}"))
+        result = {
+            "executionId": ex.id,
+            "state": ex.state.current.value,
+            "outputs": outputs,
+            "iteration": trigger.get("iteration"),
+            "error": ex.error,
+        }
+        event = {"kind": "subflow", "execution": trigger["executionId"], "taskRun": trigger["taskRunId"], "result": result}
+        self.db.queue.put(EXECUTOR_TOPIC, ion.dumps(event), key=trigger["executionId"], conn=conn)
+
+    def _kill_subflows(self, ex: Execution, conn: Any) -> None:
+        """Kill what this execution started and still runs (the kill cascades down)."""
+        correlation = ex.labels.get("system.correlationId", ex.id)
+        children = self.db.executions.find(
+            labels={"system.correlationId": correlation},
+            state=["CREATED", "QUEUED", "RUNNING", "PAUSED", "RETRYING"],
+            limit=100_000,
+            conn=conn,
+        )
+        for child in children:
+            if (decode_typed(child.get("trigger")) or {}).get("executionId") == ex.id:
+                self.db.queue.put(EXECUTOR_TOPIC, ion.dumps({"kind": "kill", "execution": child["id"]}), key=child["id"], conn=conn)
+
+    def resume_execution(self, execution_id: str, inputs: Mapping[str, Any] | None = None, *, by: str | None = None) -> None:
+        """Resume a PAUSED execution; `inputs` answer its paused Pause tasks' `onResume`."""
+        from tercel.inputs import resolve_inputs
+
+        ex = self.get_execution(execution_id)
+        if ex is None:
+            raise TercelError(f"no execution {execution_id!r}")
+        if ex.state.current is not State.PAUSED:
+            raise TercelError(f"execution {execution_id} is {ex.state.current.value}, not PAUSED: there is nothing to resume")
+        flow = self._executor_for(ex).flow
+        declarations: list[dict[str, Any]] = []
+        for tr in ex.task_runs:
+            if tr.state.current is State.PAUSED:
+                declarations += list(flow.tasks[tr.task_id].spec.get("onResume") or ())
+        try:
+            typed = resolve_inputs(declarations, dict(inputs or {}), on_secret=self.masker.add, local_files=False)
+        except Exception as exc:
+            raise TercelError(f"execution {execution_id} cannot resume: {exc}") from None
+        self.db.queue.put(EXECUTOR_TOPIC, ion.dumps({"kind": "unpause", "execution": ex.id, "inputs": typed, "by": by}), key=ex.id)
 
     def _start_next_queued(self, ended: Execution, conn: Any) -> None:
         """A slot of the flow freed up: the oldest QUEUED execution of the flow gets a start."""
@@ -347,6 +500,7 @@ class Runtime:
         return ex
 
     def kill(self, execution_id: str) -> None:
+        """Kill an execution; what it runs is told to stop and its subflow executions are killed."""
         self.db.queue.put(EXECUTOR_TOPIC, ion.dumps({"kind": "kill", "execution": execution_id}), key=execution_id)
 
     def get_execution(self, execution_id: str) -> Execution | None:
@@ -477,6 +631,7 @@ class Runtime:
                 self.db.queue.ack([j.id for j in jobs], conn=conn)
                 if total.finished:
                     finished.append(ex)
+                    self._notify_parent(ex, conn)
                     self._start_next_queued(ex, conn)
                     first_start = ex.original_start or ex.state.start_date or now
                     delay = executor.new_execution_delay(ex, first_start, now)
@@ -497,6 +652,9 @@ class Runtime:
             self.db.queue.ack([j.id for j in jobs])
             return
         for ex in finished:
+            import shutil
+
+            shutil.rmtree(self.settings.tmp_dir / ex.id, ignore_errors=True)  # shared working directories left by a kill
             self._flush_logs()
             self._executions.pop(ex.id, None)
             for fut in self._waiters.pop(ex.id, []):
@@ -556,13 +714,27 @@ class Runtime:
             return executor.kill(ex, now)
         if kind == "resume":
             return executor.resume_all(ex, now)
+        if kind == "unpause":
+            return executor.resume(ex, now, event.get("inputs"), event.get("by"))
+        if kind == "subflows-started":
+            return executor.subflows_started(ex, event["taskRun"], list(event.get("started") or ()), event.get("error"), now)
+        if kind == "subflow":
+            return executor.subflow_ended(ex, event["taskRun"], event["result"], now)
         raise TercelError(f"unknown executor event {kind!r}")
 
     def _carry_out(self, ex: Execution, step: Step, conn: Any) -> None:
         jobs: list[bytes] = []
         for effect in step.effects:
             if isinstance(effect, Dispatch):
-                jobs.append(ion.dumps({"execution": ex.id, "taskRun": effect.task_run_id, "attempt": effect.attempt, "version": ex.version}))
+                job = {"execution": ex.id, "taskRun": effect.task_run_id, "attempt": effect.attempt, "version": ex.version}
+                phase = ex.task_run(effect.task_run_id).work_pending
+                if phase is not None:
+                    job["phase"] = phase
+                jobs.append(ion.dumps(job))
+            elif isinstance(effect, StartSubflows):
+                self._start_subflows(ex, effect, conn)
+            elif isinstance(effect, KillSubflows):
+                self._kill_subflows(ex, conn)
             elif isinstance(effect, Delay):
                 self._put_later({"kind": "retry", "execution": ex.id, "taskRun": effect.task_run_id}, effect.seconds, conn)
             elif isinstance(effect, FlowableTimer):
@@ -657,7 +829,8 @@ class Runtime:
             else:
                 self._log(entry)
 
-        ctx = TaskRunContext(self, ex, tr, node, attempt, variables, emit)
+        phase = payload.get("phase")
+        ctx = TaskRunContext(self, ex, tr, node, attempt, variables, emit, shared_dir=self._shared_dir(executor, ex, tr))
         current = asyncio.current_task()
         assert current is not None
         self._running[str(job.id)] = (current, ctx)
@@ -671,14 +844,14 @@ class Runtime:
             self.db.queue.put(EXECUTOR_TOPIC, ion.dumps({"kind": "started", "execution": ex.id, "taskRun": tr.id, "attempt": attempt, "at": started_at}), key=ex.id)
 
         announcer = asyncio.create_task(announce_started())
-        cache_uri, cache_ttl = self._task_cache_entry(ex, tr, node)
+        cache_uri, cache_ttl = self._task_cache_entry(ex, tr, node) if phase is None else (None, None)
         try:
             cached = self._task_cache_get(cache_uri) if cache_uri else None
             if cached is not None:
                 outputs = cached
                 emit("INFO", "outputs reused from the task cache")
             else:
-                outputs = await self._execute(node, ctx)
+                outputs = await self._execute(node, ctx, phase)
                 if cache_uri and cache_ttl is not None:
                     self._task_cache_put(cache_uri, outputs, cache_ttl)
         except asyncio.CancelledError:
@@ -742,6 +915,12 @@ class Runtime:
         self._running.pop(str(job.id), None)
         self._wake_worker.set()  # a slot is free: claim more
 
+    async def run_inline_task(self, ctx: TaskRunContext, definition: Mapping[str, Any]) -> dict[str, Any] | None:
+        """Run another runnable task inside this task run (`ctx.run_task`, TemplatedTask)."""
+        from ._inline import run_inline_task
+
+        return await run_inline_task(self, ctx, definition)
+
     # -- task cache (Kestra's `taskCache`) -------------------------------------------------------
     def _task_cache_entry(self, ex: Execution, tr: TaskRun, node: TaskNode) -> tuple[str | None, float | None]:
         """Where a task's cached outputs live: keyed by the flow, the task, its definition, its
@@ -781,7 +960,15 @@ class Runtime:
         with contextlib.suppress(Exception):  # a cache that cannot be written is only a miss later
             self.storage.put(uri, ion.dumps({"expires": utcnow() + timedelta(seconds=ttl), "outputs": outputs or {}}))
 
-    async def _execute(self, node: TaskNode, ctx: TaskRunContext) -> dict[str, Any] | None:
+    def _shared_dir(self, executor: Executor, ex: Execution, tr: TaskRun) -> Path | None:
+        """The working directory a task run shares with its siblings (WorkingDirectory), if any."""
+        for run in (tr, *ex.parents(tr)):
+            node = executor.flow.tasks.get(run.task_id)
+            if node is not None and node.flowable and getattr(self.plugins.load_class(node.type), "shares_working_directory", False):
+                return self.settings.tmp_dir / ex.id / f"wd-{run.id}"
+        return None
+
+    async def _execute(self, node: TaskNode, ctx: TaskRunContext, phase: str | None = None) -> dict[str, Any] | None:
         cls = self.plugins.load_class(node.type)
         try:
             task = cls.model_validate(node.spec)
@@ -790,8 +977,13 @@ class Runtime:
         timeout = None
         if getattr(task, "timeout", None) is not None:
             timeout = ctx.render(task.timeout).total_seconds()
-        run = task.run
-        if inspect.iscoroutinefunction(run):
+        if phase is not None:  # a flowable's work phase
+            run: Callable[..., Any] = functools.partial(task.work, phase=phase)
+            is_async = inspect.iscoroutinefunction(task.work)
+        else:
+            run = task.run
+            is_async = inspect.iscoroutinefunction(run)
+        if is_async:
             coro = run(ctx)
         else:
             loop = asyncio.get_running_loop()

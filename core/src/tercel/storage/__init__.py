@@ -13,6 +13,15 @@ their ``tercel:///`` URIs around. The layout is Kestra's::
 from tercel.storage._base import FileInfo, InternalStorage, PutData
 from tercel.storage._errors import FileNotFoundInStorage, StorageError
 from tercel.storage._local import LocalStorage
+from tercel.storage._namespace import (
+    FILES_FOLDER,
+    NamespaceFileError,
+    NamespaceFileExists,
+    NamespaceFileInfo,
+    NamespaceFileNotFound,
+    NamespaceFiles,
+    check_namespace_path,
+)
 from tercel.storage._uri import (
     KESTRA_SCHEME,
     SCHEME,
@@ -27,14 +36,21 @@ from tercel.storage._uri import (
 )
 
 __all__ = [
+    "FILES_FOLDER",
     "KESTRA_SCHEME",
     "SCHEME",
     "FileInfo",
     "FileNotFoundInStorage",
     "InternalStorage",
     "LocalStorage",
+    "NamespaceFileError",
+    "NamespaceFileExists",
+    "NamespaceFileInfo",
+    "NamespaceFileNotFound",
+    "NamespaceFiles",
     "PutData",
     "StorageError",
+    "check_namespace_path",
     "execution_file_uri",
     "execution_prefix_uri",
     "input_file_uri",

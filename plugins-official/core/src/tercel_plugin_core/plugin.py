@@ -28,12 +28,16 @@ def tercel_task_types() -> list[type[Task]]:
         EachParallel,
         EachSequential,
         ForEach,
+        ForEachItem,
         If,
         LoopUntil,
         Parallel,
+        Pause,
         Sequential,
         Sleep,
+        Subflow,
         Switch,
+        WorkingDirectory,
     )
     from .log import Log
     from .metric import Publish
@@ -44,6 +48,7 @@ def tercel_task_types() -> list[type[Task]]:
         Labels, SetVariables, UnsetVariables, Exit,
         Sleep, Sequential, Parallel, If, Switch, ForEach,
         AllowFailure, EachSequential, EachParallel, Dag, LoopUntil,
+        Pause, Subflow, ForEachItem, WorkingDirectory,
         kv.Set, kv.Get, kv.GetKeys, kv.Delete,
         state.Set, state.Get, state.Delete,
         storage.Write, storage.Concat, storage.Split, storage.Size, storage.Delete,

@@ -1,4 +1,4 @@
-"""Flow-control types (Kestra's `io.kestra.plugin.core.flow.*`): Sleep and the flowables.
+"""Sleep and the flowables that arrange child tasks (sequences, branches, loops, DAGs).
 
 The flowables only decide: each `resolve` looks at the child task runs and returns the next
 ones to create and, once everything is done, the final state. The sequential and parallel
@@ -49,7 +49,7 @@ from tercel_sdk import (
     resolve_sequential,
 )
 
-from ._coerce import ConditionValue, to_value_string
+from .._coerce import ConditionValue, to_value_string
 
 __all__ = [
     "AllowFailure",
