@@ -100,6 +100,10 @@ class Harness:
 
     def run(self, max_steps: int = 10_000) -> State:
         self.start()
+        return self.drain(max_steps)
+
+    def drain(self, max_steps: int = 10_000) -> State:
+        """Answer every dispatch and due retry until nothing is left; the final state."""
         for _ in range(max_steps):
             if self.pending:
                 self.answer(self.pending.pop(0))
@@ -435,3 +439,93 @@ def test_execution_assertion_sla_is_checked_at_the_end(assertion: str, final: St
         {"r": (State.SUCCESS, {"value": "ok"})},
     )
     assert h.run() is final
+
+
+# ------------------------------------------------------------------------- restart and replay
+def _attempts(h: Harness, task_id: str) -> list[str]:
+    tr = [t for t in h.ex.task_runs if t.task_id == task_id][-1]
+    return [a.state.current.value for a in tr.attempts]
+
+
+def test_restart_runs_the_failed_task_again_in_the_same_execution_and_drops_errors() -> None:
+    answers: dict[str, Any] = {"b": State.FAILED}
+    h = Harness(flow(f"  - id: a\n{LOG}  - id: b\n{LOG}  - id: c\n{LOG}", f"errors:\n  - id: on_error\n{LOG}"), answers)
+    assert h.run() is State.FAILED
+    assert h.states() == [("a", "SUCCESS"), ("b", "FAILED"), ("on_error", "SUCCESS")]
+    answers["b"] = State.SUCCESS  # whatever broke is fixed
+    h.finished = None
+    step = h.absorb(h.executor.restart(h.ex, h.tick()))
+    assert [h.ex.find(i) for i in step.removed] == [None]  # the errors run is gone
+    assert h.dispatched[-1] == "b"
+    assert h.drain() is State.SUCCESS
+    assert h.states() == [("a", "SUCCESS"), ("b", "SUCCESS"), ("c", "SUCCESS")]
+    assert _attempts(h, "b") == ["FAILED", "SUCCESS"]
+    assert _attempts(h, "a") == ["SUCCESS"]  # not run again
+    b = h.ex.task_runs[1]
+    assert [s.value for s, _ in b.state.histories] == ["CREATED", "RUNNING", "FAILED", "RESTARTED", "RUNNING", "SUCCESS"]
+    assert [s.value for s, _ in h.ex.state.histories] == ["CREATED", "RUNNING", "FAILED", "RESTARTED", "RUNNING", "SUCCESS"]
+    assert h.ex.labels["system.restarted"] == "true"
+
+
+def test_restart_inside_a_loop_reruns_only_the_failed_iteration() -> None:
+    answers: dict[str, Any] = {"work": lambda tr: (State.FAILED if tr.value == "2" else State.SUCCESS, None)}
+    h = Harness(flow("  - id: loop\n    type: tercel.core.ForEach\n    values: [1, 2, 3]\n    tasks:\n      - id: work\n" + LOG.replace("    ", "        ")), answers)
+    assert h.run() is State.FAILED
+    answers["work"] = State.SUCCESS
+    h.finished = None
+    h.absorb(h.executor.restart(h.ex, h.tick()))
+    assert h.drain() is State.SUCCESS
+    assert [(t.task_id, t.value, len(t.attempts)) for t in h.ex.task_runs if t.task_id == "work"] == [
+        ("work", "1", 1), ("work", "2", 2), ("work", "3", 1)
+    ]
+    loop = h.ex.task_runs[0]
+    assert [s.value for s, _ in loop.state.histories][-3:] == ["RESTARTED", "RUNNING", "SUCCESS"]
+
+
+def test_restart_is_refused_for_running_or_successful_executions() -> None:
+    from tercel.engine import RestartError
+
+    h = Harness(flow(f"  - id: a\n{LOG}"))
+    h.start()
+    with pytest.raises(RestartError, match="only an ended execution"):
+        h.executor.restart(h.ex, h.tick())
+    h.drain()
+    with pytest.raises(RestartError, match="no failed task run"):
+        h.executor.restart(h.ex, h.tick())
+
+
+def test_replay_copies_what_ran_before_and_runs_from_the_chosen_task_run() -> None:
+    from tercel.engine import prepare_replay
+
+    h = Harness(flow(f"  - id: a\n{LOG}  - id: b\n{LOG}  - id: c\n{LOG}"))
+    assert h.run() is State.SUCCESS
+    b = h.ex.task_runs[1]
+    ids = iter(f"new{i}" for i in range(100))
+    replay = prepare_replay(h.flow, h.ex, b.id, lambda: next(ids), h.tick())
+    assert replay.id == "new0" and replay.original_id == "ex1"
+    assert [(t.task_id, t.state.current.value) for t in replay.task_runs] == [("a", "SUCCESS"), ("b", "RESTARTED")]
+    assert all(t.execution_id == "new0" and t.id.startswith("new") for t in replay.task_runs)
+    h2 = Harness(flow(f"  - id: a\n{LOG}  - id: b\n{LOG}  - id: c\n{LOG}"))
+    h2.ex = replay
+    h2.absorb(h2.executor.start_restarted(replay, h2.tick()))
+    assert h2.dispatched == ["b"]
+    assert h2.drain() is State.SUCCESS
+    assert h2.states() == [("a", "SUCCESS"), ("b", "SUCCESS"), ("c", "SUCCESS")]
+    assert len(replay.task_runs[1].attempts) == 2
+    assert h.ex.task_runs[2].state.current is State.SUCCESS  # the original is untouched
+
+
+def test_replay_of_a_nested_task_run_reruns_its_parents_and_drops_what_followed() -> None:
+    from tercel.engine import prepare_replay
+
+    source = flow("  - id: seq\n    type: tercel.core.Sequential\n    tasks:\n      - id: x\n" + LOG.replace("    ", "        ")
+                  + "      - id: y\n" + LOG.replace("    ", "        ") + f"  - id: z\n{LOG}")
+    h = Harness(source)
+    assert h.run() is State.SUCCESS
+    x = next(t for t in h.ex.task_runs if t.task_id == "x")
+    ids = iter(f"n{i}" for i in range(100))
+    replay = prepare_replay(h.flow, h.ex, x.id, lambda: next(ids), h.tick())
+    assert [(t.task_id, t.state.current.value) for t in replay.task_runs] == [("seq", "RUNNING"), ("x", "RESTARTED")]
+    assert replay.task_runs[1].parent_task_run_id == replay.task_runs[0].id
+    with pytest.raises(Exception, match="no task run 'nope'"):
+        prepare_replay(h.flow, h.ex, "nope", lambda: next(ids), h.tick())

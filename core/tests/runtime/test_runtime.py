@@ -186,3 +186,69 @@ async def test_max_duration_sla_cancels_a_slow_execution(runtime: Runtime) -> No
     assert done.labels == {"sla": "miss"}
     assert [tr.task_id for tr in done.task_runs] == ["slow"] and done.task_runs[0].state.current is State.KILLED
     assert any("SLA 'quick' missed" in entry["message"] for entry in runtime.logs(done.id))
+
+
+RESTARTABLE = """
+id: restartable
+namespace: tests.restart
+tasks:
+  - id: first
+    type: tercel.core.Return
+    format: "{{ execution.id }}"
+  - id: check
+    type: tercel.core.Fail
+    condition: "{{ kv('broken', errorOnMissing=false) ?? false }}"
+    errorMessage: still broken
+  - id: last
+    type: tercel.core.Return
+    format: done
+errors:
+  - id: alert
+    type: tercel.core.Log
+    message: failed
+"""
+
+
+async def test_restart_reruns_the_failed_task_in_the_same_execution(runtime: Runtime) -> None:
+    from tercel.errors import TercelError
+
+    runtime.kv.set("tests.restart", "broken", True)
+    flow = runtime.register_flow(load_flow(RESTARTABLE, PLUGINS))
+    ex = runtime.create_execution(flow)
+    failed = await runtime.wait(ex.id, timeout=20)
+    assert failed.state.current is State.FAILED
+    assert [t.task_id for t in failed.task_runs] == ["first", "check", "alert"]
+    runtime.kv.set("tests.restart", "broken", False)
+    runtime.restart_execution(ex.id)
+    restarted = runtime.get_execution(ex.id)
+    assert restarted is not None and restarted.state.current in (State.RESTARTED, State.RUNNING)
+    done = await runtime.wait(ex.id, timeout=20)
+    assert done.state.current is State.SUCCESS
+    assert [(t.task_id, len(t.attempts)) for t in done.task_runs] == [("first", 1), ("check", 2), ("last", 1)]
+    assert done.labels["system.restarted"] == "true"
+    stored = runtime.get_execution(ex.id)
+    assert stored is not None and [t.task_id for t in stored.task_runs] == ["first", "check", "last"]
+    with pytest.raises(TercelError, match="no failed task run"):
+        runtime.restart_execution(ex.id)
+
+
+async def test_replay_starts_a_new_execution_from_a_task_run(runtime: Runtime) -> None:
+    from tercel.errors import TercelError
+
+    flow = runtime.register_flow(load_flow(RESTARTABLE, PLUGINS))
+    ex = runtime.create_execution(flow)
+    done = await runtime.wait(ex.id, timeout=20)
+    assert done.state.current is State.SUCCESS
+    check = done.task_runs[1]
+    replay = runtime.replay_execution(ex.id, check.id)
+    assert replay.id != ex.id
+    again = await runtime.wait(replay.id, timeout=20)
+    assert again.state.current is State.SUCCESS
+    assert [(t.task_id, len(t.attempts)) for t in again.task_runs] == [("first", 1), ("check", 2), ("last", 1)]
+    assert again.task_runs[0].outputs == {"value": ex.id}  # copied, not run again
+    assert again.original_id == ex.id
+    fresh = runtime.replay_execution(ex.id)
+    from_start = await runtime.wait(fresh.id, timeout=20)
+    assert from_start.task_runs[0].outputs == {"value": fresh.id}
+    with pytest.raises(TercelError, match="no task run 'nope'"):
+        runtime.replay_execution(ex.id, "nope")

@@ -21,7 +21,9 @@ TYPES = tercel_task_types()
 # (Kestra group = the module a type lives in, class name). tercel's name is `tercel.core.<Name>`,
 # or `tercel.core.<group>.<Name>` where Kestra's groups make a bare name ambiguous or vague
 # (kv.Set vs state.Set vs storage.Delete, metric.Publish).
-GROUPED = {"kv", "state", "metric", "storage"}
+GROUPED = {"kv", "state", "metric", "storage", "namespace", "templating"}
+GROUPED_TYPES = {("log", "Fetch")}
+"""Bare names too vague on their own (`tercel.core.Fetch`: fetch what?) keep their group."""
 EXPECTED = {
     ("log", "Log"),
     ("debug", "Echo"),
@@ -49,6 +51,10 @@ EXPECTED = {
     ("flow", "Subflow"),
     ("flow", "ForEachItem"),
     ("flow", "WorkingDirectory"),
+    ("namespace", "UploadFiles"),
+    ("namespace", "DownloadFiles"),
+    ("namespace", "DeleteFiles"),
+    ("templating", "TemplatedTask"),
     ("kv", "Set"),
     ("kv", "Get"),
     ("kv", "GetKeys"),
@@ -74,7 +80,8 @@ def test_every_core_type_is_registered_once():
 def test_type_names_follow_tercel_and_kestra(cls):
     name, group = cls.__name__, _group(cls)
     assert cls.__module__.startswith(f"tercel_plugin_core.{group}")
-    assert cls.type_name == (f"tercel.core.{group}.{name}" if group in GROUPED else f"tercel.core.{name}")
+    grouped = group in GROUPED or (group, name) in GROUPED_TYPES
+    assert cls.type_name == (f"tercel.core.{group}.{name}" if grouped else f"tercel.core.{name}")
     assert cls.type_aliases[0] == f"io.kestra.plugin.core.{group}.{name}"
     # further aliases: Kestra's older package names, or a current name Kestra renamed (WaitFor)
     assert all(a.startswith(("io.kestra.core.tasks.", f"io.kestra.plugin.core.{group}.")) for a in cls.type_aliases[1:])

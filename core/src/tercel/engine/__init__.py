@@ -16,6 +16,7 @@ from ._executor import (
     TaskResult,
 )
 from ._model import Attempt, Execution, RunState, TaskRun, iso
+from ._restart import RestartError, prepare_replay, prepare_restart
 from ._variables import build_variables, outputs_map, stringify_value
 
 __all__ = [
@@ -30,6 +31,7 @@ __all__ = [
     "KillSubflows",
     "LogEffect",
     "Ports",
+    "RestartError",
     "RunState",
     "SlaTimer",
     "StartSubflows",
@@ -39,5 +41,7 @@ __all__ = [
     "build_variables",
     "iso",
     "outputs_map",
+    "prepare_replay",
+    "prepare_restart",
     "stringify_value",
 ]

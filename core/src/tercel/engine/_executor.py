@@ -150,6 +150,8 @@ class Step:
     changed: dict[str, TaskRun] = field(default_factory=dict)
     effects: list[Any] = field(default_factory=list)
     header_changed: bool = False
+    removed: list[str] = field(default_factory=list)
+    """Task runs dropped from the execution (a restart drops the `errors` runs)."""
 
     @property
     def finished(self) -> bool:
@@ -292,7 +294,7 @@ class Executor:
         if tr is None or tr.state.current.is_terminated or result.attempt < len(tr.attempts):
             return step  # a duplicate delivery: already handled
         attempt = self._open_attempt(tr, result.attempt, result.started_at)
-        if tr.state.current in (State.CREATED, State.RETRYING):
+        if tr.state.current in (State.CREATED, State.RETRYING, State.RESTARTED):
             tr.state.to(State.RUNNING, result.started_at)
         attempt.state.to(result.state, result.ended_at)
         attempt.metrics = list(result.metrics)
@@ -458,9 +460,40 @@ class Executor:
         self._settle(ex, now, step, dirty)
         return step
 
-    def resume_all(self, ex: Execution, now: datetime) -> Step:
-        """Re-settle an execution loaded after a restart (nothing is lost, nothing runs twice)."""
+    def restart(self, ex: Execution, now: datetime) -> Step:
+        """Run the failed parts of an ended execution again (Kestra's restart, same execution)."""
+        from ._restart import prepare_restart
+
         step = Step()
+        step.removed = prepare_restart(self.flow, ex, now)
+        step.changed.update({tr.id: tr for tr in ex.task_runs})
+        step.effects.append(LogEffect(None, None, "INFO", f"execution {ex.id} restarted"))
+        started = self.start_restarted(ex, now)
+        step.changed.update(started.changed)
+        step.effects.extend(started.effects)
+        step.header_changed = True
+        return step
+
+    def start_restarted(self, ex: Execution, now: datetime) -> Step:
+        """Start an execution prepared by a restart or a replay: RESTARTED runnables get a new
+        attempt, flowables decide again."""
+        step = Step()
+        if ex.state.current is not State.RESTARTED:
+            return step
+        ex.state.to(State.RUNNING, now)
+        step.header_changed = True
+        for sla in self._slas("MAX_DURATION"):
+            step.effects.append(SlaTimer(parse_duration(sla["duration"]).total_seconds(), str(sla["id"])))
+        for tr in ex.task_runs:
+            if tr.state.current is State.RESTARTED and not self._is_flowable(tr.task_id):
+                step.effects.append(Dispatch(tr.id, len(tr.attempts) + 1))
+                step.changed[tr.id] = tr
+        self.resume_all(ex, now, step)
+        return step
+
+    def resume_all(self, ex: Execution, now: datetime, step: Step | None = None) -> Step:
+        """Re-settle an execution loaded after a restart (nothing is lost, nothing runs twice)."""
+        step = step or Step()
         dirty = {ROOT} | {
             tr.id
             for tr in ex.task_runs

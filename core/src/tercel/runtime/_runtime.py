@@ -35,6 +35,7 @@ from tercel.engine import (
     FlowableTimer,
     KillSubflows,
     LogEffect,
+    RestartError,
     RunState,
     SlaTimer,
     StartSubflows,
@@ -445,6 +446,52 @@ class Runtime:
             if (decode_typed(child.get("trigger")) or {}).get("executionId") == ex.id:
                 self.db.queue.put(EXECUTOR_TOPIC, ion.dumps({"kind": "kill", "execution": child["id"]}), key=child["id"], conn=conn)
 
+    def restart_execution(self, execution_id: str) -> None:
+        """Run the failed task runs of an ended execution again, in the same execution."""
+        from tercel.engine import prepare_restart
+
+        self._executions.pop(execution_id, None)  # read it afresh, under the lock
+        with self.db.transaction() as conn, self.db.lock_execution(execution_id, conn):
+            self._conn = conn
+            try:
+                ex = self._load(execution_id, conn)
+                if ex is None:
+                    raise TercelError(f"no execution {execution_id!r}")
+                try:
+                    removed = prepare_restart(self._executor_for(ex).flow, ex, utcnow())
+                except RestartError as exc:
+                    raise TercelError(str(exc)) from None
+                ex.version = self.db.executions.save(
+                    encode_header(ex), [encode_task_run(tr) for tr in ex.task_runs],
+                    expected_version=ex.version, removed_task_runs=removed, conn=conn,
+                )
+                self.db.queue.put(EXECUTOR_TOPIC, ion.dumps({"kind": "restarted", "execution": ex.id}), key=ex.id, conn=conn)
+                self._log(LogEntry(ex.id, None, None, None, "INFO", utcnow(), f"execution {ex.id} restarted"))
+            except BaseException:
+                self._executions.pop(execution_id, None)
+                raise
+            finally:
+                self._conn = None
+
+    def replay_execution(self, execution_id: str, task_run_id: str | None = None, *, revision: int | None = None) -> Execution:
+        """A new execution replaying this one from a task run (or from the start), optionally on
+        another revision of the flow."""
+        from tercel.engine import prepare_replay
+
+        ex = self.get_execution(execution_id)
+        if ex is None:
+            raise TercelError(f"no execution {execution_id!r}")
+        with self.db.transaction() as conn:
+            flow = self._flow_for(ex.namespace, ex.flow_id, revision or ex.flow_revision, conn)
+            try:
+                replay = prepare_replay(flow, ex, task_run_id, new_id, utcnow(), revision=flow.revision)
+            except RestartError as exc:
+                raise TercelError(str(exc)) from None
+            replay.version = self.db.executions.create(encode_header(replay), [encode_task_run(tr) for tr in replay.task_runs], conn=conn)
+            kind = "restarted" if replay.state.current is State.RESTARTED else "start"
+            self.db.queue.put(EXECUTOR_TOPIC, ion.dumps({"kind": kind, "execution": replay.id}), key=replay.id, conn=conn)
+        return replay
+
     def resume_execution(self, execution_id: str, inputs: Mapping[str, Any] | None = None, *, by: str | None = None) -> None:
         """Resume a PAUSED execution; `inputs` answer its paused Pause tasks' `onResume`."""
         from tercel.inputs import resolve_inputs
@@ -620,11 +667,14 @@ class Runtime:
                     total.changed.update(step.changed)
                     total.effects.extend(step.effects)
                     total.header_changed |= step.header_changed
-                if total.changed or total.header_changed:
+                    total.removed.extend(step.removed)
+                if total.changed or total.header_changed or total.removed:
+                    removed = set(total.removed)
                     ex.version = self.db.executions.save(
                         encode_header(ex),
-                        [encode_task_run(tr) for tr in total.changed.values()],
+                        [encode_task_run(tr) for tr in total.changed.values() if tr.id not in removed],
                         expected_version=ex.version,
+                        removed_task_runs=sorted(removed),
                         conn=conn,
                     )
                 self._carry_out(ex, total, conn)
@@ -714,6 +764,8 @@ class Runtime:
             return executor.kill(ex, now)
         if kind == "resume":
             return executor.resume_all(ex, now)
+        if kind == "restarted":
+            return executor.start_restarted(ex, now)
         if kind == "unpause":
             return executor.resume(ex, now, event.get("inputs"), event.get("by"))
         if kind == "subflows-started":

@@ -77,6 +77,7 @@ class ExecutionRepository:
         self._insert_runs = sql["executions.insert_runs"]
         self._upsert_runs = sql["executions.upsert_runs"]
         self._delete = sql["executions.delete"]
+        self._delete_run = sql["executions.delete_run"]
 
     def _columns(self, header: Mapping[str, Any], *, create: bool) -> dict[str, Any]:
         """Driver parameters for the indexed columns (the header itself stays opaque)."""
@@ -155,10 +156,12 @@ class ExecutionRepository:
         changed_task_runs: Sequence[Mapping[str, Any]] = (),
         *,
         expected_version: int,
+        removed_task_runs: Sequence[str] = (),
         conn: Conn | None = None,
     ) -> int:
         """Write the header and upsert only ``changed_task_runs``; returns the new version.
 
+        ``removed_task_runs`` are ids of task runs to delete (a restart drops the `errors` runs).
         Raises `ConcurrentModification` (and writes nothing) if the stored version is not
         ``expected_version``: another executor advanced the execution since it was read.
         New task runs are appended after all existing ones, in the order given. The indexed
@@ -183,6 +186,8 @@ class ExecutionRepository:
                 for i, r in enumerate(rows):
                     r["ordinal"] = first + i
                 self._upsert_runs.executemany(raw, rows)
+            if removed_task_runs:
+                self._delete_run.executemany(raw, [{"b_id": execution_id, "run_id": r} for r in removed_task_runs])
         return int(version)
 
     def get(

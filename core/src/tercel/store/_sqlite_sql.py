@@ -149,6 +149,10 @@ STATEMENTS: dict[str, tuple[str, dict[str, Any]]] = {
         "DELETE FROM executions WHERE executions.id = :b_id",
         {},
     ),
+    "executions.delete_run": (
+        "DELETE FROM task_runs WHERE task_runs.execution_id = :b_id AND task_runs.id = :run_id",
+        {},
+    ),
     "flows.latest": (
         "SELECT flows.namespace, flows.flow_id, flows.revision, flows.source, flows.lock, flows.validated, flows.deleted, flows.created \n"
         "FROM flows \n"

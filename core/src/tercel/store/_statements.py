@@ -143,6 +143,9 @@ def _executions(pg: bool) -> Fixed:
             set_={"document": upsert.excluded.document},
         ),
         "executions.delete": executions.delete().where(_e.id == bindparam("b_id")),
+        "executions.delete_run": task_runs.delete().where(
+            task_runs.c.execution_id == bindparam("b_id"), task_runs.c.id == bindparam("run_id")
+        ),
     }
 
 

@@ -19,7 +19,7 @@ __all__ = ["tercel_task_types"]
 @hookimpl
 def tercel_task_types() -> list[type[Task]]:
     """The task types of this plugin."""
-    from . import kv, state, storage
+    from . import kv, namespace, state, storage
     from .debug import Echo, Return
     from .execution import Assert, Exit, Fail, Labels, SetVariables, UnsetVariables
     from .flow import (
@@ -42,6 +42,7 @@ def tercel_task_types() -> list[type[Task]]:
     from .log import Log
     from .metric import Publish
     from .output import OutputValues
+    from .templating import TemplatedTask
 
     return [
         Log, Echo, Return, OutputValues, Fail, Assert, Publish,
@@ -53,4 +54,5 @@ def tercel_task_types() -> list[type[Task]]:
         state.Set, state.Get, state.Delete,
         storage.Write, storage.Concat, storage.Split, storage.Size, storage.Delete,
         storage.Reverse, storage.FilterItems, storage.DeduplicateItems, storage.LocalFiles,
+        namespace.UploadFiles, namespace.DownloadFiles, namespace.DeleteFiles, TemplatedTask,
     ]
