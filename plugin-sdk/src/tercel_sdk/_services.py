@@ -66,12 +66,17 @@ class PurgeResult:
 class ExecutionsAccess(Protocol):
     """Act on executions of the flow's namespace (and its children)."""
 
+    def get(self, execution_id: str) -> dict[str, Any]:
+        """An execution's header as JSON (`id`, `namespace`, `flowId`, `state`, `labels`…)."""
+        ...
+
     def resume(self, execution_id: str, inputs: Mapping[str, Any] | None = None) -> None:
         """Resume a PAUSED execution; `inputs` answer its Pause task's `onResume` declarations."""
         ...
 
-    def kill(self, execution_id: str, *, propagate: bool = True) -> None:
-        """Kill an execution (and, with `propagate`, the subflow executions it started)."""
+    def kill(self, execution_id: str, *, propagate: bool = True) -> bool:
+        """Kill an execution (and, with `propagate`, the subflow executions it started);
+        False when it had already ended (nothing to do)."""
         ...
 
     def logs(

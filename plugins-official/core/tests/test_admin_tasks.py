@@ -213,7 +213,6 @@ async def test_kill_another_execution_kills_its_subflows(runtime: Runtime, wait:
     assert (await runtime.wait(child, timeout=20)).state.current is State.KILLED
 
 
-@pytest.mark.xfail(strict=True, reason="Runtime.kill always kills the subflows: it needs a `propagate` option")
 async def test_kill_without_propagation_leaves_the_subflows_running(runtime: Runtime) -> None:
     runtime.register_flow(load_flow(SLEEPER.format(namespace="company.team"), PLUGINS))
     parent = start(runtime, PARENT.format(wait="true"))

@@ -256,7 +256,7 @@ inputs:
     type: DATETIME
 tasks:
   - id: purge
-    type: tercel.core.log.PurgeLogs
+    type: tercel.core.PurgeLogs
     endDate: "{{ inputs.end }}"
 """
 
@@ -288,7 +288,7 @@ async def test_purge_logs_before_the_end_date_only(runtime: Runtime) -> None:
     # a start date after the entries: nothing either
     later = await run(
         runtime,
-        "id: window\nnamespace: company.team\ntasks:\n  - id: purge\n    type: tercel.core.log.PurgeLogs\n"
+        "id: window\nnamespace: company.team\ntasks:\n  - id: purge\n    type: tercel.core.PurgeLogs\n"
         "    startDate: \"{{ now() | dateAdd(1, 'HOURS') }}\"\n    endDate: \"{{ now() | dateAdd(2, 'HOURS') }}\"\n",
     )
     assert later.task_runs[0].outputs == {"count": 0}
@@ -311,7 +311,7 @@ async def test_purge_logs_of_one_flow_or_one_execution(runtime: Runtime) -> None
     first = await run(runtime, CHILD)
     second = await run(runtime, CHILD)
     sibling = await run(runtime, CHILD.replace("id: child", "id: sibling"))
-    head = "id: p\nnamespace: company.team\ninputs:\n  - id: target\n    type: STRING\ntasks:\n  - id: purge\n    type: tercel.core.log.PurgeLogs\n    endDate: \"{{ now() | dateAdd(1, 'DAYS') }}\"\n"
+    head = "id: p\nnamespace: company.team\ninputs:\n  - id: target\n    type: STRING\ntasks:\n  - id: purge\n    type: tercel.core.PurgeLogs\n    endDate: \"{{ now() | dateAdd(1, 'DAYS') }}\"\n"
     one = await run(runtime, head + "    executionId: \"{{ inputs.target }}\"\n", {"target": first.id})
     assert one.state.current is State.SUCCESS, [t.error for t in one.task_runs]
     assert runtime.logs(first.id) == [] and runtime.logs(second.id) and runtime.logs(sibling.id)
@@ -324,7 +324,7 @@ async def test_purge_logs_refuses_another_namespace(runtime: Runtime) -> None:
     other = await run(runtime, OTHER)
     ex = await run(
         runtime,
-        "id: p\nnamespace: company.team\ntasks:\n  - id: purge\n    type: tercel.core.log.PurgeLogs\n"
+        "id: p\nnamespace: company.team\ntasks:\n  - id: purge\n    type: tercel.core.PurgeLogs\n"
         "    namespace: company.other\n    endDate: \"{{ now() | dateAdd(1, 'DAYS') }}\"\n",
     )
     assert error(ex, "purge") == (
@@ -347,7 +347,7 @@ async def test_purge_logs_refuses_another_namespace(runtime: Runtime) -> None:
 )
 def test_purge_logs_failures_say_what_is_wrong(properties: str, message: str) -> None:
     result = run_flow(
-        "id: p\nnamespace: company.team\nvariables:\n  empty: \"\"\ntasks:\n  - id: purge\n    type: tercel.core.log.PurgeLogs\n" + properties,
+        "id: p\nnamespace: company.team\nvariables:\n  empty: \"\"\ntasks:\n  - id: purge\n    type: tercel.core.PurgeLogs\n" + properties,
         types=TYPES,
     )
     assert result.state == "FAILED"
@@ -356,12 +356,12 @@ def test_purge_logs_failures_say_what_is_wrong(properties: str, message: str) ->
 
 def test_purge_logs_needs_an_end_date() -> None:
     with pytest.raises(Exception, match="endDate"):
-        run_flow("id: p\nnamespace: company.team\ntasks:\n  - id: purge\n    type: tercel.core.log.PurgeLogs\n", types=TYPES)
+        run_flow("id: p\nnamespace: company.team\ntasks:\n  - id: purge\n    type: tercel.core.PurgeLogs\n", types=TYPES)
 
 
 def test_a_naive_end_date_is_utc() -> None:
     result = run_flow(
-        "id: p\nnamespace: company.team\ntasks:\n  - id: purge\n    type: tercel.core.log.PurgeLogs\n    endDate: \"2024-01-01T00:00:00\"\n",
+        "id: p\nnamespace: company.team\ntasks:\n  - id: purge\n    type: tercel.core.PurgeLogs\n    endDate: \"2024-01-01T00:00:00\"\n",
         types=TYPES,
     )
     assert result.state == "SUCCESS" and result.outputs("purge") == {"count": 0}

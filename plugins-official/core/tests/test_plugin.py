@@ -35,6 +35,11 @@ EXPECTED = {
     ("execution", "SetVariables"),
     ("execution", "UnsetVariables"),
     ("execution", "Exit"),
+    ("execution", "Kill"),
+    ("execution", "Resume"),
+    ("execution", "PurgeExecutions"),
+    ("log", "Fetch"),
+    ("log", "PurgeLogs"),
     ("metric", "Publish"),
     ("flow", "Sleep"),
     ("flow", "Sequential"),
@@ -83,8 +88,9 @@ def test_type_names_follow_tercel_and_kestra(cls):
     grouped = group in GROUPED or (group, name) in GROUPED_TYPES
     assert cls.type_name == (f"tercel.core.{group}.{name}" if grouped else f"tercel.core.{name}")
     assert cls.type_aliases[0] == f"io.kestra.plugin.core.{group}.{name}"
-    # further aliases: Kestra's older package names, or a current name Kestra renamed (WaitFor)
-    assert all(a.startswith(("io.kestra.core.tasks.", f"io.kestra.plugin.core.{group}.")) for a in cls.type_aliases[1:])
+    # further aliases: Kestra's older package names, or a current name Kestra renamed (WaitFor,
+    # storage.Purge → execution.PurgeExecutions)
+    assert all(a.startswith(("io.kestra.core.tasks.", "io.kestra.plugin.core.")) for a in cls.type_aliases[1:])
 
 
 @pytest.mark.parametrize("cls", TYPES, ids=lambda c: c.type_name)

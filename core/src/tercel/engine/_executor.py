@@ -430,21 +430,23 @@ class Executor:
         step.effects.append(Dispatch(tr.id, len(tr.attempts) + 1))
         return step
 
-    def kill(self, ex: Execution, now: datetime) -> Step:
+    def kill(self, ex: Execution, now: datetime, *, propagate: bool = True) -> Step:
+        """Stop everything: runnables are told to stop, flowables end once their children did;
+        with `propagate`, the executions this one started (subflows, even ended ones that did
+        not wait) are killed too."""
         step = Step()
         if ex.state.current.is_terminated or ex.state.current is State.KILLING:
             return step
         ex.state.to(State.KILLING, now)
         step.header_changed = True
         dirty: set[str] = {ROOT}
-        subflows = False
+        subflows = propagate and any("subflows" in tr.phases_done for tr in ex.task_runs)
         for tr in ex.task_runs:
             if tr.state.current.is_terminated:
                 continue
             node = self.flow.tasks.get(tr.task_id)
             if node is not None and node.flowable:
                 dirty.add(tr.id)
-                subflows |= "subflows" in tr.phases_done
                 if tr.work_pending is not None:
                     step.effects.append(Cancel(tr.id))
                 continue

@@ -99,7 +99,7 @@ class SchemaValidator:
         if "$ref" in schema:
             yield from self._check(value, self._resolve(schema["$ref"]), path)
             extra = {k: v for k, v in schema.items() if k != "$ref"}
-            if set(extra) - _IGNORED:
+            if {k for k in extra if not k.startswith("x-")} - _IGNORED:
                 yield from self._check(value, extra, path)
             return
 
@@ -199,7 +199,7 @@ class SchemaValidator:
             if "propertyNames" in schema:
                 for name in value:
                     yield from self._check(name, schema["propertyNames"], path)
-        unknown = set(schema) - _KNOWN
+        unknown = {k for k in schema if k not in _KNOWN and not k.startswith("x-")}  # `x-…`: annotations
         if unknown:
             raise ValueError(f"unsupported JSON Schema keywords in a plugin schema: {sorted(unknown)}")
 

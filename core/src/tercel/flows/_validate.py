@@ -243,6 +243,7 @@ def validate_flow(
         merged = apply_plugin_defaults(task, [type_name, info.entry["type"], *info.aliases], defaults)
         lock[info.entry["type"]] = {"distribution": info.distribution, "version": info.version}
         _check_properties(merged, info, path, add)
+        _check_input_declarations(merged, info, path, add)
         if check_expression is not None:
             _check_expressions(merged, path, add, check_expression, skip=set(info.task_slots) | {"id", "type"})
         if isinstance(task_id, str) and TASK_ID.match(task_id) and task_id not in flow_tasks:
@@ -423,6 +424,17 @@ def _validator_for(info: TypeInfo) -> Any:
     from ._jsonschema import SchemaValidator
 
     return SchemaValidator(info.entry["schema"])
+
+
+def _check_input_declarations(task: dict[str, Any], info: TypeInfo, path: tuple[str | int, ...], add: Callable[..., None]) -> None:
+    """Properties that declare inputs (a Pause's `onResume`, marked `x-tercel-kind: inputs` in
+    the type's schema) are checked like the flow's own `inputs`."""
+    for key, schema in (info.entry.get("schema", {}).get("properties") or {}).items():
+        if isinstance(schema, dict) and schema.get("x-tercel-kind") == "inputs" and isinstance(task.get(key), list):
+            from tercel.inputs import declaration_problems
+
+            for p in declaration_problems(task[key], path_prefix=(*path, key)):
+                add(p.message, p.path, p.hint)
 
 
 def _check_properties(task: dict[str, Any], info: TypeInfo, path: tuple[str | int, ...], add: Callable[..., None]) -> None:

@@ -13,7 +13,6 @@ running, paused or queued is skipped, never deleted under the engine's feet.
 
 from __future__ import annotations
 
-import inspect
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -159,18 +158,11 @@ class ExecutionsForTask:
 
     # -- acting ------------------------------------------------------------------------------------
     def kill(self, execution_id: str, *, propagate: bool = True) -> bool:
-        """Ask the executor to kill an execution; False (and nothing done) if it already ended.
-
-        (The protocol says `-> None`; the bool lets the Kill task say "already ended".)
-        """
+        """Ask the executor to kill an execution; False (and nothing done) if it already ended."""
         header = self._header(execution_id, "kill")
         if State(_state_of(header)).is_terminated:
             return False
-        kill = self._runtime.kill
-        if "propagate" in inspect.signature(kill).parameters:
-            kill(header["id"], propagate=propagate)  # type: ignore[call-arg]
-        else:  # a runtime without the option always propagates to its subflows
-            kill(header["id"])
+        self._runtime.kill(header["id"], propagate=propagate)
         return True
 
     def resume(self, execution_id: str, inputs: Mapping[str, Any] | None = None) -> None:

@@ -546,9 +546,11 @@ class Runtime:
         self._log(LogEntry(failed.id, None, None, None, "INFO", now, f"flow retry: execution {ex.id} started (attempt {ex.attempt_number})"))
         return ex
 
-    def kill(self, execution_id: str) -> None:
-        """Kill an execution; what it runs is told to stop and its subflow executions are killed."""
-        self.db.queue.put(EXECUTOR_TOPIC, ion.dumps({"kind": "kill", "execution": execution_id}), key=execution_id)
+    def kill(self, execution_id: str, *, propagate: bool = True) -> None:
+        """Kill an execution; what it runs is told to stop and, with `propagate`, the subflow
+        executions it started are killed too (Kestra's kill cascade)."""
+        event = {"kind": "kill", "execution": execution_id, "propagate": propagate}
+        self.db.queue.put(EXECUTOR_TOPIC, ion.dumps(event), key=execution_id)
 
     def get_execution(self, execution_id: str) -> Execution | None:
         found = self.db.executions.get(execution_id)
@@ -761,7 +763,7 @@ class Runtime:
         if kind == "sla":
             return executor.sla_due(ex, event["sla"], now)
         if kind == "kill":
-            return executor.kill(ex, now)
+            return executor.kill(ex, now, propagate=event.get("propagate", True))
         if kind == "resume":
             return executor.resume_all(ex, now)
         if kind == "restarted":

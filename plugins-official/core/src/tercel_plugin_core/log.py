@@ -1,4 +1,4 @@
-"""The log tasks: `tercel.core.Log`, `tercel.core.log.Fetch` and `tercel.core.log.PurgeLogs`.
+"""The log tasks: `tercel.core.Log`, `tercel.core.log.Fetch` and `tercel.core.PurgeLogs`.
 
 Kestra's `io.kestra.plugin.core.log.*`. Fetch and PurgeLogs read and delete stored logs through
 `ctx.executions`, which keeps a flow to the executions of its namespace and its children.
@@ -235,7 +235,7 @@ class PurgeLogs(RunnableTask):
     `tercel.core.PurgeExecutions` to delete them with their logs and files.
     """
 
-    type_name = "tercel.core.log.PurgeLogs"
+    type_name = "tercel.core.PurgeLogs"
     type_aliases = ("io.kestra.plugin.core.log.PurgeLogs",)
     type_title = "Purge execution logs."
     type_examples = (
@@ -248,7 +248,7 @@ namespace: company
 
 tasks:
   - id: purge
-    type: tercel.core.log.PurgeLogs
+    type: tercel.core.PurgeLogs
     endDate: "{{ now() | dateAdd(-1, 'MONTHS') }}"
 """,
         ),
@@ -261,7 +261,7 @@ namespace: company.team
 
 tasks:
   - id: purge
-    type: tercel.core.log.PurgeLogs
+    type: tercel.core.PurgeLogs
     namespace: company.team
     flowId: nightly
     endDate: "{{ now() | dateAdd(-7, 'DAYS') }}"

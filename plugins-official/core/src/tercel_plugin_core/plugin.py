@@ -21,7 +21,17 @@ def tercel_task_types() -> list[type[Task]]:
     """The task types of this plugin."""
     from . import kv, namespace, state, storage
     from .debug import Echo, Return
-    from .execution import Assert, Exit, Fail, Labels, SetVariables, UnsetVariables
+    from .execution import (
+        Assert,
+        Exit,
+        Fail,
+        Kill,
+        Labels,
+        PurgeExecutions,
+        Resume,
+        SetVariables,
+        UnsetVariables,
+    )
     from .flow import (
         AllowFailure,
         Dag,
@@ -39,14 +49,14 @@ def tercel_task_types() -> list[type[Task]]:
         Switch,
         WorkingDirectory,
     )
-    from .log import Log
+    from .log import Fetch, Log, PurgeLogs
     from .metric import Publish
     from .output import OutputValues
     from .templating import TemplatedTask
 
     return [
         Log, Echo, Return, OutputValues, Fail, Assert, Publish,
-        Labels, SetVariables, UnsetVariables, Exit,
+        Labels, SetVariables, UnsetVariables, Exit, Kill, Resume, PurgeExecutions, Fetch, PurgeLogs,
         Sleep, Sequential, Parallel, If, Switch, ForEach,
         AllowFailure, EachSequential, EachParallel, Dag, LoopUntil,
         Pause, Subflow, ForEachItem, WorkingDirectory,

@@ -89,7 +89,9 @@ tasks:
         default="RESUME", description="What happens when `pauseDuration` is over: go on, or end the task WARNING, FAILED or CANCELLED."
     )
     on_resume: list[dict[str, Any]] | None = Field(
-        default=None, description="Inputs asked for on resume (declared like flow inputs); seen as `outputs.<id>.onResume`."
+        default=None,
+        description="Inputs asked for on resume (declared like flow inputs); seen as `outputs.<id>.onResume`.",
+        json_schema_extra={"x-tercel-kind": "inputs"},
     )
     tasks: TaskList | None = Field(default=None, description="Deprecated: tasks to run after the resume.")
 
