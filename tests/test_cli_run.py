@@ -134,3 +134,27 @@ def test_flows_dir_and_missing_file(cli: Cli) -> None:
     result = cli("run", str(flow), "--flows-dir", str(cli.workdir))
     assert result.returncode == 0
     assert "skipping" in result.stderr and "broken.yaml" in result.stderr
+
+
+def test_run_calls_subflows_from_the_flows_dir(cli) -> None:  # type: ignore[no-untyped-def]
+    flows = cli.workdir / "flows"
+    flows.mkdir()
+    (flows / "child.yaml").write_text(
+        "id: child\nnamespace: e2e\ninputs:\n  - id: n\n    type: INT\ntasks:\n"
+        "  - id: double\n    type: io.kestra.plugin.core.debug.Return\n    format: \"{{ inputs.n * 2 }}\"\n"
+        "outputs:\n  - id: result\n    type: INT\n    value: \"{{ outputs.double.value }}\"\n"
+    )
+    parent = cli.flow(
+        "parent.yaml",
+        "id: parent\nnamespace: e2e\ntasks:\n"
+        "  - id: each\n    type: io.kestra.plugin.core.flow.ForEach\n    values: [1, 2]\n    tasks:\n"
+        "      - id: call\n        type: io.kestra.plugin.core.flow.Subflow\n        namespace: e2e\n        flowId: child\n"
+        "        inputs:\n          n: \"{{ taskrun.value }}\"\n"
+        "  - id: sum\n    type: io.kestra.plugin.core.debug.Return\n"
+        "    format: \"{{ outputs.call['1'].outputs.result + outputs.call['2'].outputs.result }}\"\n",
+    )
+    rc, doc, err = cli.run_json(str(parent), "--flows-dir", str(flows))
+    assert rc == 0, err
+    assert doc["state"]["current"] == "SUCCESS"
+    assert [t["taskId"] for t in doc["taskRunList"]] == ["each", "call", "call", "sum"]
+    assert doc["taskRunList"][-1]["outputs"] == {"value": "6"}

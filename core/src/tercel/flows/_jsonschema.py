@@ -15,6 +15,7 @@ from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from functools import lru_cache
+from datetime import date
 from typing import Any
 
 __all__ = ["SchemaError", "SchemaValidator"]
@@ -48,8 +49,8 @@ def _type_ok(value: Any, kind: str) -> bool:
         return isinstance(value, dict)
     if kind == "array":
         return isinstance(value, list)
-    if kind == "string":
-        return isinstance(value, str)
+    if kind == "string":  # an unquoted YAML timestamp is a date-time string to JSON
+        return isinstance(value, str | date)
     if kind == "integer":
         return (isinstance(value, int) and not isinstance(value, bool)) or (isinstance(value, float) and value.is_integer())
     if kind == "number":
