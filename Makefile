@@ -16,7 +16,7 @@ setup: $(UV)
 	$(UV) sync --all-packages --compile-bytecode --quiet
 
 run: setup
-	$(VENV)/bin/tercel run-examples examples
+	$(VENV)/bin/tercel server local
 
 test: setup
 	$(VENV)/bin/ruff check .

@@ -23,10 +23,26 @@ def _use_color(stream: Any) -> bool:
     return hasattr(stream, "isatty") and stream.isatty() and "NO_COLOR" not in os.environ
 
 
-def _parser() -> argparse.ArgumentParser:
+def _external_commands() -> dict[str, Any]:
+    """Commands other distributions add (`tercel.cli` entry points: `server` from tercel-server…).
+
+    Each entry point is a `register(subparsers)` that adds its parser and sets `handler=` (a
+    function of the parsed args returning the exit code). Only the invoked one is imported.
+    """
+    from importlib.metadata import entry_points
+
+    return {ep.name: ep for ep in entry_points(group="tercel.cli")}
+
+
+def _parser(invoked: str | None = None) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="tercel", description="tercel: declarative, plugin-first workflow orchestration.")
     parser.add_argument("--version", action="store_true", help="print versions and exit")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name, ep in sorted(_external_commands().items()):
+        if name == invoked:
+            ep.load()(sub)
+        else:
+            sub.add_parser(name, help=f"(from {ep.dist.name if ep.dist else ep.value}; `tercel {name} --help`)", add_help=False)
 
     run = sub.add_parser("run", help="run one flow to its end on the embedded default")
     run.add_argument("flow", help="the flow's YAML file")
@@ -56,7 +72,8 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = _parser()
+    argv = sys.argv[1:] if argv is None else argv
+    parser = _parser(next((a for a in argv if not a.startswith("-")), None))
     args = parser.parse_args(argv)
     if args.version:
         from importlib import metadata
@@ -68,6 +85,9 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"{dist} (not installed)")
         return 0
     try:
+        handler = getattr(args, "handler", None)
+        if handler is not None:
+            return int(handler(args))
         if args.command == "run":
             return _cmd_run(args)
         if args.command == "run-examples":

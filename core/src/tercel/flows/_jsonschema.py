@@ -14,8 +14,8 @@ import re
 from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from functools import lru_cache
 from datetime import date
+from functools import lru_cache
 from typing import Any
 
 __all__ = ["SchemaError", "SchemaValidator"]

@@ -16,7 +16,7 @@ from tercel_sdk import format_duration, ion
 
 from tercel.engine import Execution, TaskRun, iso
 
-__all__ = ["decode_execution", "decode_typed", "encode_header", "encode_task_run", "to_json_ready"]
+__all__ = ["decode_execution", "decode_header", "decode_typed", "encode_header", "encode_task_run", "to_json_ready"]
 
 _TYPED_HEADER_KEYS = ("inputs", "outputs", "variables", "trigger")
 _ION = "$ion"
@@ -37,6 +37,16 @@ def _unwrap(value: Any) -> Any:
 def decode_typed(value: Any) -> Any:
     """A typed part (inputs, outputs, variables, trigger) of a stored header, decoded."""
     return _unwrap(value)
+
+
+def decode_header(header: dict[str, Any]) -> dict[str, Any]:
+    """A stored execution header (as `find` returns it) with its typed parts decoded."""
+    from tercel.store import VERSION_KEY
+
+    out = {k: v for k, v in header.items() if k != VERSION_KEY}
+    for key in _TYPED_HEADER_KEYS:
+        out[key] = _unwrap(out.get(key))
+    return out
 
 
 def encode_header(ex: Execution) -> dict[str, Any]:

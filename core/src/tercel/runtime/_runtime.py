@@ -242,6 +242,24 @@ class Runtime:
         self._executors[key] = Executor(flow, _Ports(self, flow), error_message=self._error_text)
         return flow
 
+    def load_flow_source(self, source: str | bytes, *, name: str | None = None) -> Flow:
+        """Parse and validate a flow against the installed plugins (nothing stored);
+        `FlowSyntaxError`/`FlowValidationError` list every problem with its position."""
+        from tercel.flows import load_flow
+
+        return load_flow(source, self.plugins, name=name, check_expression=self.expressions.check)
+
+    def deploy_flow(self, source: str | bytes, *, name: str | None = None) -> Flow:
+        """Validate and store a flow: a new revision when its source changed (kept byte for byte)."""
+        return self.register_flow(self.load_flow_source(source, name=name))
+
+    def get_flow(self, namespace: str, flow_id: str, revision: int | None = None) -> Flow | None:
+        """A stored flow (the latest revision unless one is named), or None if there is none."""
+        try:
+            return self._flow_for(namespace, flow_id, revision, None)
+        except TercelError:
+            return None
+
     def _executor_for(self, ex: Execution) -> Executor:
         key = (ex.namespace, ex.flow_id, ex.flow_revision)
         executor = self._executors.get(key)
@@ -1059,6 +1077,10 @@ class Runtime:
         if self.on_log is not None:
             with contextlib.suppress(Exception):
                 self.on_log(entry)
+
+    def flush_logs(self) -> None:
+        """Store the buffered log entries now (readers of the log table call it first)."""
+        self._flush_logs()
 
     def _flush_logs(self) -> None:
         if not self._logs:

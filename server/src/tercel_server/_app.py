@@ -1,0 +1,89 @@
+"""The Litestar application: the runtime it serves, its controllers, auth, limits, OpenAPI."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+from litestar import Litestar
+from litestar.di import Provide
+from litestar.middleware import DefineMiddleware
+from litestar.openapi import OpenAPIConfig
+from tercel.runtime import Runtime
+
+from ._auth import AuthMiddleware, Credentials
+from ._config import ServerConfig
+from ._errors import exception_handlers
+from .controllers import ExecutionsController, FlowsController, LogsController, SystemController
+
+__all__ = ["create_app"]
+
+log = logging.getLogger("tercel.server")
+
+PUBLIC_PATHS = ["^/api/v1/health$"]
+
+
+def create_app(config: ServerConfig, *, runtime: Runtime | None = None) -> Litestar:
+    """The API over a runtime (created from `config` and started with the app unless given)."""
+    credentials = Credentials(config.home / "server" / "credentials.json")
+    generated = credentials.ensure_account(config.basic_auth_username, config.basic_auth_password)
+    state: dict[str, Any] = {"runtime": runtime}
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Litestar) -> AsyncIterator[None]:
+        own = state["runtime"] is None
+        if own:
+            state["runtime"] = Runtime(config.settings())
+            await state["runtime"].start()
+        rt: Runtime = state["runtime"]
+        if generated is not None:
+            print(
+                f"\n  tercel credentials (shown only now, stored hashed in {credentials.path}):\n"
+                f"    username: {credentials.username}\n    password: {generated}\n",
+                flush=True,
+            )
+        for folder in _flow_folders(config):
+            _load_folder(rt, folder)
+        try:
+            yield
+        finally:
+            if own:
+                await rt.stop()
+
+    def provide_runtime() -> Runtime:
+        return state["runtime"]
+
+    auth = type("ServerAuth", (AuthMiddleware,), {"credentials": credentials})
+    return Litestar(
+        route_handlers=[FlowsController, ExecutionsController, LogsController, SystemController],
+        dependencies={"runtime": Provide(provide_runtime, sync_to_thread=False)},
+        middleware=[DefineMiddleware(auth, exclude=[*PUBLIC_PATHS, "^/api/v1/openapi"])],
+        exception_handlers=exception_handlers,
+        lifespan=[lifespan],
+        request_max_body_size=config.max_body_size,
+        openapi_config=OpenAPIConfig(title="tercel", version="1", path="/api/v1/openapi"),
+        debug=False,
+    )
+
+
+def _flow_folders(config: ServerConfig) -> list[Path]:
+    folders = []
+    if config.examples:
+        examples = Path(__file__).resolve().parents[3] / "examples"
+        if examples.is_dir():
+            folders.append(examples)
+    if config.flows_dir is not None:
+        folders.append(config.flows_dir)
+    return folders
+
+
+def _load_folder(runtime: Runtime, folder: Path) -> None:
+    """Deploy every flow of a folder; a broken one is reported and skipped."""
+    for path in sorted([*folder.glob("**/*.yaml"), *folder.glob("**/*.yml")]):
+        try:
+            runtime.deploy_flow(path.read_bytes(), name=str(path))
+        except Exception as exc:
+            log.warning("flow %s not loaded: %s", path, exc)
