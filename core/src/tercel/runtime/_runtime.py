@@ -173,6 +173,8 @@ class Runtime:
         self._outputs_cache: dict[tuple[str, int, int, int], dict[str, Any]] = {}
         self._conn: Any = None  # the open transaction while an execution is advanced (one per thread)
         self._next_delayed: float | None = None  # when this process's next delayed event is due
+        self._finished_listeners: list[Callable[[Execution], Any]] = []
+        self._listener_tasks: set[asyncio.Future[Any]] = set()
 
     # -- lifecycle -----------------------------------------------------------------------------
     async def __aenter__(self) -> Runtime:
@@ -217,6 +219,25 @@ class Runtime:
         self.db.queue.remove_listener(self._on_queue_put)
         self._threads.shutdown(wait=False, cancel_futures=True)
         self.db.close()
+
+    def add_finished_listener(self, callback: Callable[[Execution], Any]) -> None:
+        """Call `callback(execution)` (after its commit) whenever this process ends an execution:
+        what Flow triggers and `--follow` clients hear. A coroutine function is scheduled as a task;
+        an error in a listener is logged, never raised into the engine."""
+        self._finished_listeners.append(callback)
+
+    def _announce_finished(self, ex: Execution) -> None:
+        import logging
+
+        for callback in list(self._finished_listeners):
+            try:
+                result = callback(ex)
+                if inspect.isawaitable(result):
+                    task = asyncio.ensure_future(result)
+                    self._listener_tasks.add(task)  # kept until done (the loop holds weak refs)
+                    task.add_done_callback(self._listener_tasks.discard)
+            except Exception:
+                logging.getLogger("tercel.runtime").exception("a finished-execution listener failed")
 
     def _on_queue_put(self, topic: str) -> None:
         loop = self._loop
@@ -730,6 +751,7 @@ class Runtime:
             for fut in self._waiters.pop(ex.id, []):
                 if not fut.done():
                     fut.set_result(ex)
+            self._announce_finished(ex)
 
     def _record_crash(self, execution_id: str, exc: BaseException) -> None:
         import traceback
