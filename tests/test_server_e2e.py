@@ -97,3 +97,85 @@ def test_preset_credentials_and_a_restart_keep_everything(tmp_path: Path) -> Non
         assert httpx.get(f"{second.url}/api/v1/flows/e2e/kept", auth=("ops", "s3cret")).json()["revision"] == 1
     finally:
         second.stop()
+
+
+def _cli(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "tercel", *args], capture_output=True, text=True, cwd=ROOT,
+                          env={**os.environ, **env}, timeout=120)
+
+
+FLOW_A = "id: a\nnamespace: ci\ninputs:\n  - id: n\n    type: INT\ntasks:\n  - id: log\n    type: tercel.core.Log\n    message: \"n is {{ inputs.n }}\"\n  - id: check\n    type: tercel.core.Fail\n    condition: \"{{ inputs.n > 5 }}\"\n    errorMessage: too big\n"
+FLOW_B = "id: b\nnamespace: ci\ntasks:\n  - id: r\n    type: tercel.core.Return\n    format: b\n"
+
+
+def test_ci_deploy_and_trigger_with_a_token(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    env = {"TERCEL_HOME": str(home), "TERCEL_BASIC_AUTH_USERNAME": "ops", "TERCEL_BASIC_AUTH_PASSWORD": "pw"}
+    server = Server(home, env)
+    try:
+        created = _cli("server", "token", "create", "ci", env={"TERCEL_HOME": str(home)})
+        assert created.returncode == 0 and created.stdout.startswith("tcl_")
+        client_env = {"TERCEL_API_TOKEN": created.stdout.strip(), "TERCEL_SERVER_URL": server.url,
+                      "TERCEL_BASIC_AUTH_USERNAME": "", "TERCEL_BASIC_AUTH_PASSWORD": ""}
+        flows = tmp_path / "flows"
+        flows.mkdir()
+        (flows / "a.yaml").write_text(FLOW_A)
+        (flows / "b.yaml").write_text(FLOW_B)
+        (flows / "broken.yaml").write_text("id: broken\nnamespace: ci\ntasks:\n  - id: x\n    type: tercel.core.Nope\n")
+        refused = _cli("flows", "deploy", str(flows), env=client_env)
+        assert refused.returncode == 1 and "broken.yaml:5:5" in refused.stderr and "nothing was deployed" in refused.stderr
+        assert httpx.get(f"{server.url}/api/v1/flows/ci/a", auth=("ops", "pw")).status_code == 404
+        (flows / "broken.yaml").unlink()
+        dry = _cli("flows", "deploy", str(flows), "--dry-run", env=client_env)
+        assert dry.returncode == 0 and "would be created: ci.a" in dry.stdout
+        assert httpx.get(f"{server.url}/api/v1/flows/ci/a", auth=("ops", "pw")).status_code == 404
+        first = _cli("flows", "deploy", str(flows), env=client_env)
+        assert first.returncode == 0 and "2 created" in first.stdout, first.stderr
+        (flows / "b.yaml").write_text(FLOW_B.replace("format: b", "format: bb"))
+        second = _cli("flows", "deploy", str(flows), "--diff", env=client_env)
+        assert "updated: ci.b" in second.stdout and "-    format: b\n+    format: bb" in second.stdout
+        assert "1 updated, 1 unchanged" in second.stdout.replace("0 created, ", "")
+        ok = _cli("executions", "trigger", "ci", "a", "--input", "n=3", "--follow", env=client_env)
+        assert ok.returncode == 0, ok.stderr
+        assert "n is 3" in ok.stderr and "ended SUCCESS" in ok.stderr
+        bad = _cli("executions", "trigger", "ci", "a", "--input", "n=9", "--follow", env=client_env)
+        assert bad.returncode == 1 and "too big" in bad.stderr and "ended FAILED" in bad.stderr
+        invalid = _cli("executions", "trigger", "ci", "a", "--input", "n=x", env=client_env)
+        assert invalid.returncode == 1 and "inputs.n" in invalid.stderr
+        assert _cli("server", "token", "revoke", "ci", env={"TERCEL_HOME": str(home)}).returncode == 0
+        revoked = _cli("executions", "trigger", "ci", "b", env=client_env)
+        assert revoked.returncode == 1 and "401" in revoked.stderr
+    finally:
+        server.stop()
+
+
+def test_flows_dir_watch_keeps_the_server_in_sync(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    flows = tmp_path / "flows"
+    flows.mkdir()
+    (flows / "b.yaml").write_text(FLOW_B)
+    env = {"TERCEL_BASIC_AUTH_USERNAME": "ops", "TERCEL_BASIC_AUTH_PASSWORD": "pw"}
+    server = Server(home, env, args=("--flows-dir", str(flows), "--watch"))
+    auth = ("ops", "pw")
+
+    def revision() -> int | None:
+        answer = httpx.get(f"{server.url}/api/v1/flows/ci/b", auth=auth)
+        return answer.json()["revision"] if answer.status_code == 200 else None
+
+    def eventually(expected: int | None) -> None:
+        deadline = time.monotonic() + 15
+        while revision() != expected:
+            assert time.monotonic() < deadline, f"revision {revision()} != {expected}"
+            time.sleep(0.2)
+
+    try:
+        eventually(1)
+        (flows / "b.yaml").write_text(FLOW_B.replace("format: b", "format: changed"))
+        eventually(2)
+        (flows / "b.yaml").write_text("id: b\nnamespace: ci\ntasks: [broken\n")  # kept at its last good revision
+        time.sleep(2.5)
+        assert revision() == 2
+        (flows / "b.yaml").unlink()
+        eventually(None)
+    finally:
+        server.stop()

@@ -15,8 +15,9 @@ from litestar.openapi import OpenAPIConfig
 from tercel.runtime import Runtime
 
 from ._auth import AuthMiddleware, Credentials
-from ._config import ServerConfig
+from ._config import ConfigError, ServerConfig
 from ._errors import exception_handlers
+from ._flows_dir import FlowsFolder
 from .controllers import ExecutionsController, FlowsController, LogsController, SystemController
 
 __all__ = ["create_app"]
@@ -45,11 +46,23 @@ def create_app(config: ServerConfig, *, runtime: Runtime | None = None) -> Lites
                 f"    username: {credentials.username}\n    password: {generated}\n",
                 flush=True,
             )
-        for folder in _flow_folders(config):
-            _load_folder(rt, folder)
+        if config.examples:
+            examples = Path(__file__).resolve().parents[3] / "examples"
+            if examples.is_dir():
+                FlowsFolder(rt, examples).sync()
+        watcher = None
+        if config.flows_dir is not None:
+            if not config.flows_dir.is_dir():
+                raise ConfigError(f"flows folder {config.flows_dir} does not exist")
+            watcher = FlowsFolder(rt, config.flows_dir)
+            watcher.sync()
+            if config.watch:
+                watcher.start()
         try:
             yield
         finally:
+            if watcher is not None:
+                await watcher.stop()
             if own:
                 await rt.stop()
 
@@ -67,23 +80,3 @@ def create_app(config: ServerConfig, *, runtime: Runtime | None = None) -> Lites
         openapi_config=OpenAPIConfig(title="tercel", version="1", path="/api/v1/openapi"),
         debug=False,
     )
-
-
-def _flow_folders(config: ServerConfig) -> list[Path]:
-    folders = []
-    if config.examples:
-        examples = Path(__file__).resolve().parents[3] / "examples"
-        if examples.is_dir():
-            folders.append(examples)
-    if config.flows_dir is not None:
-        folders.append(config.flows_dir)
-    return folders
-
-
-def _load_folder(runtime: Runtime, folder: Path) -> None:
-    """Deploy every flow of a folder; a broken one is reported and skipped."""
-    for path in sorted([*folder.glob("**/*.yaml"), *folder.glob("**/*.yml")]):
-        try:
-            runtime.deploy_flow(path.read_bytes(), name=str(path))
-        except Exception as exc:
-            log.warning("flow %s not loaded: %s", path, exc)

@@ -53,8 +53,18 @@ class Credentials:
         self.path = path
         self._lock = threading.Lock()
         self._data: dict[str, Any] = {"account": None, "tokens": []}
-        if path.exists():
-            self._data = json.loads(path.read_text(encoding="utf-8"))
+        self._stamp: int | None = None
+        self._refresh()
+
+    def _refresh(self) -> None:
+        """Re-read the file when it changed (`tercel server token create` on a running server)."""
+        try:
+            stamp = self.path.stat().st_mtime_ns
+        except FileNotFoundError:
+            return
+        if stamp != self._stamp:
+            self._data = json.loads(self.path.read_text(encoding="utf-8"))
+            self._stamp = stamp
 
     def _save(self) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -62,6 +72,7 @@ class Credentials:
         tmp.write_text(json.dumps(self._data, indent=2), encoding="utf-8")
         os.chmod(tmp, 0o600)
         tmp.replace(self.path)
+        self._stamp = self.path.stat().st_mtime_ns
 
     def set_account(self, username: str, password: str) -> None:
         salt = secrets.token_bytes(16)
@@ -93,6 +104,7 @@ class Credentials:
         return account["username"] if account else None
 
     def check_password(self, username: str, password: str) -> bool:
+        self._refresh()
         account = self._data.get("account")
         if not account:
             return False
@@ -105,14 +117,22 @@ class Credentials:
         """A new API token (shown once) named `name`."""
         token = TOKEN_PREFIX + secrets.token_urlsafe(32)
         with self._lock:
+            self._refresh()
+            if any(t["name"] == name for t in self._data.get("tokens", [])):
+                raise ValueError(f"a token named {name!r} exists already: revoke it first or pick another name")
             self._data.setdefault("tokens", []).append(
                 {"name": name, "hash": _token_hash(token), "created": datetime.now(UTC).isoformat()}
             )
             self._save()
         return token
 
+    def tokens(self) -> list[dict[str, str]]:
+        """Names and creation dates of the tokens (never their values)."""
+        return [{"name": t["name"], "created": t["created"]} for t in self._data.get("tokens", [])]
+
     def revoke_token(self, name: str) -> bool:
         with self._lock:
+            self._refresh()
             before = len(self._data.get("tokens", []))
             self._data["tokens"] = [t for t in self._data.get("tokens", []) if t["name"] != name]
             self._save()
@@ -120,6 +140,7 @@ class Credentials:
 
     def check_token(self, token: str) -> str | None:
         """The token's name if it is a valid token, else None (constant-time per stored token)."""
+        self._refresh()
         digest = _token_hash(token)
         found = None
         for entry in self._data.get("tokens", []):
