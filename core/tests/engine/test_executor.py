@@ -355,17 +355,17 @@ def test_updates_are_applied_only_when_the_task_succeeds() -> None:
     assert step.header_changed and h2.ex.labels == {"team": "x"} and h2.ex.variables == {"n": 1}
 
 
-def test_exit_stops_new_work_lets_running_siblings_finish_and_ends_in_the_exit_state() -> None:
+def test_exit_ends_the_execution_and_its_parents_at_once_and_lets_running_siblings_finish() -> None:
     h = Harness(flow(f"  - id: p\n    type: tercel.core.Parallel\n    tasks:\n      - id: slow\n{LOG.replace('    ', '        ')}      - id: stop\n{LOG.replace('    ', '        ')}  - id: after\n{LOG}"))
     h.start()
     slow, stop = h.pending
     h.pending.clear()
     h.absorb(h.executor.task_finished(h.ex, TaskResult(stop.task_run_id, 1, State.SUCCESS, h.now, h.tick(), None, updates={"exit": "WARNING"}), h.now))
-    assert h.finished is None and not h.pending and not h.cancels  # the running sibling is not killed
+    assert h.finished is State.WARNING and not h.pending and not h.cancels  # the running sibling is not killed
+    assert dict(h.states()) == {"p": "WARNING", "slow": "CREATED", "stop": "WARNING"}
     h.absorb(h.executor.task_finished(h.ex, TaskResult(slow.task_run_id, 1, State.SUCCESS, h.now, h.tick(), None), h.now))
-    assert h.finished is State.WARNING
     assert h.dispatched == ["slow", "stop"]  # `after` never started
-    assert dict(h.states())["p"] == "WARNING"
+    assert dict(h.states())["slow"] == "SUCCESS" and h.ex.state.current is State.WARNING
 
 
 def test_flow_level_retry_applies_to_tasks_without_their_own() -> None:

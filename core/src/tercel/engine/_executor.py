@@ -139,7 +139,6 @@ class TaskResult:
     """Changes the task asked for (labels, setVariables, unsetVariables, exit); applied on success."""
 
 
-EXIT_KEY = "__exit"
 KILL_STATE_KEY = "__killState"
 
 
@@ -321,15 +320,23 @@ class Executor:
         retry = spec.get("retry") or {}
         if final is State.SUCCESS and len(tr.attempts) > 1 and retry.get("warningOnRetry"):
             final = State.WARNING
-        self._finish(ex, tr, final, result.ended_at)
-        dirty = {self._parent_key(tr)}
-        if result.updates and tr.state.current.is_success_like and ex.state.current in _ACTIVE:
-            dirty |= self._apply_updates(ex, tr, result.updates, now, step)
-        self._settle(ex, now, step, dirty)
+        updates = result.updates if result.updates and final.is_success_like and ex.state.current in _ACTIVE else None
+        exit_state = State(updates["exit"]) if updates and updates.get("exit") else None
+        if exit_state is not None:  # Kestra: the Exit task run ends in the exit state itself
+            self._finish(ex, tr, exit_state, result.ended_at, apply_rules=False)
+        else:
+            self._finish(ex, tr, final, result.ended_at)
+        if updates:
+            self._apply_updates(ex, tr, updates, now, step)
+        self._settle(ex, now, step, {self._parent_key(tr)})
         return step
 
-    def _apply_updates(self, ex: Execution, tr: TaskRun, updates: dict[str, Any], now: datetime, step: Step) -> set[str]:
-        """A task changed the execution itself (Labels, SetVariables, UnsetVariables, Exit)."""
+    def _apply_updates(self, ex: Execution, tr: TaskRun, updates: dict[str, Any], now: datetime, step: Step) -> None:
+        """A task changed the execution itself (Labels, SetVariables, UnsetVariables, Exit).
+
+        Exit is Kestra's: KILLED kills what runs (not the subflows); any other state ends the
+        Exit task run's parents and the execution in that state at once, and what still runs in
+        other branches is left to finish on its own (nothing new starts)."""
         step.header_changed = True
         if updates.get("labels"):
             ex.labels.update({str(k): str(v) for k, v in updates["labels"].items()})
@@ -337,18 +344,21 @@ class Executor:
             ex.variables[str(name)] = value
         for name in updates.get("unsetVariables") or ():
             ex.variables.pop(str(name), None)
-        exit_state = updates.get("exit")
-        if not exit_state:
-            return set()
-        step.effects.append(LogEffect(tr.id, tr.task_id, "INFO", f"task '{tr.task_id}' ends the execution: {exit_state}"))
-        if exit_state == State.KILLED.value:
-            kill = self.kill(ex, now)
+        if not updates.get("exit"):
+            return
+        exit_state = State(updates["exit"])
+        step.effects.append(LogEffect(tr.id, tr.task_id, "INFO", f"task '{tr.task_id}' ends the execution: {exit_state.value}"))
+        if exit_state is State.KILLED:
+            kill = self.kill(ex, now, propagate=False)
             step.changed.update(kill.changed)
             step.effects.extend(kill.effects)
-            return set()
-        ex.variables[EXIT_KEY] = exit_state
-        # every running flowable may now be able to end, and the flow with them
-        return {ROOT} | {t.id for t in ex.task_runs if t.state.current is State.RUNNING and self._is_flowable(t.task_id)}
+            return
+        for parent in ex.parents(tr):
+            if not parent.state.current.is_terminated:
+                self._finish(ex, parent, exit_state, now, apply_rules=False)
+                step.changed[parent.id] = parent
+        ex.state.to(exit_state, now)
+        step.effects.append(Finished(exit_state))
 
     def _work_finished(self, ex: Execution, tr: TaskRun, result: TaskResult, now: datetime, step: Step) -> Step:
         """A flowable's `work` phase ended on a worker: keep its outputs, resolve it again."""
@@ -422,7 +432,7 @@ class Executor:
         tr = ex.find(task_run_id)
         if tr is None or tr.state.current is not State.RETRYING:
             return step
-        if ex.state.current not in _ACTIVE or EXIT_KEY in ex.variables:
+        if ex.state.current not in _ACTIVE:
             self._finish(ex, tr, State.KILLED, now)
             step.changed[tr.id] = tr
             self._settle(ex, now, step, {self._parent_key(tr)})
@@ -636,9 +646,9 @@ class Executor:
     def _resolve_flowable(self, ex: Execution, tr: TaskRun, now: datetime, step: Step, dirty: set[str]) -> None:
         parent_key = self._parent_key(tr)
         node = self.flow.tasks[tr.task_id]
+        if ex.state.current.is_terminated:  # ended by an Exit: what still runs starts nothing new
+            return
         stopping = State.KILLED if ex.state.current is State.KILLING else None
-        if stopping is None and EXIT_KEY in ex.variables:
-            stopping = State(ex.variables[EXIT_KEY])
         if stopping is not None:  # nothing new starts: end once the children are done
             if tr.work_pending is None and all(c.state.current.is_terminated for c in ex.children(tr.id)):
                 self._finish(ex, tr, stopping, now, apply_rules=False)
@@ -761,13 +771,6 @@ class Executor:
                 step.effects.append(Finished(final))
             return
         if ex.state.current not in _ACTIVE:
-            return
-        if EXIT_KEY in ex.variables:  # an Exit task ended the flow: finish once nothing runs
-            if all(tr.state.current.is_terminated for tr in ex.task_runs):
-                final = State(ex.variables.pop(EXIT_KEY))
-                ex.state.to(final, now)
-                step.header_changed = True
-                step.effects.append(Finished(final))
             return
         ctx = _Ctx(self, ex, None)
         tasks, errors, finally_ = self.flow.block("tasks"), self.flow.block("errors"), self.flow.block("finally")

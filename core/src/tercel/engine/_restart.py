@@ -18,7 +18,7 @@ from tercel_sdk import State
 
 from tercel.flows import Flow
 
-from ._executor import EXIT_KEY, KILL_STATE_KEY
+from ._executor import KILL_STATE_KEY
 from ._model import Attempt, Execution, RunState, TaskRun
 
 __all__ = ["RestartError", "prepare_replay", "prepare_restart"]
@@ -78,7 +78,7 @@ def _reset_header(ex: Execution, now: datetime) -> None:
     ex.state.to(State.RESTARTED, now)
     ex.error = None
     ex.outputs = {}
-    for key in (EXIT_KEY, KILL_STATE_KEY, "__finalState"):
+    for key in (KILL_STATE_KEY, "__finalState"):
         ex.variables.pop(key, None)
 
 
@@ -123,7 +123,7 @@ def prepare_replay(
         state=RunState.new(State.CREATED, now),
         labels={k: v for k, v in ex.labels.items() if k != RESTARTED_LABEL},
         inputs=dict(ex.inputs),
-        variables={k: v for k, v in ex.variables.items() if k not in (EXIT_KEY, KILL_STATE_KEY, "__finalState")},
+        variables={k: v for k, v in ex.variables.items() if k not in (KILL_STATE_KEY, "__finalState")},
         plugins=dict(ex.plugins),
         trigger=ex.trigger,
         original_id=ex.original_id or ex.id,

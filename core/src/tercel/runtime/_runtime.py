@@ -908,7 +908,7 @@ class Runtime:
         executor = self._executor_for(ex)
         node = executor.flow.tasks[tr.task_id]
         variables = self.variables(ex, executor.flow, tr)
-        variables["taskrun"]["attemptsCount"] = attempt  # Kestra counts the running attempt
+        variables["taskrun"]["attemptsCount"] = attempt - 1  # Kestra counts the attempts already made (0 first)
 
         to_file = bool(node.spec.get("logToFile"))
         file_lines: list[str] = []
@@ -1142,6 +1142,12 @@ class Runtime:
             raise TercelError(f"namespace {namespace!r} may not read {uri!r}: it belongs to another namespace")
 
     def read_for_execution(self, ex: Execution, uri: str) -> bytes:
+        """A file for an expression (`read()`): an internal storage URI, or, like Kestra, the path
+        of a file of the flow's namespace (`read('queries/orders.sql')`)."""
+        from tercel.storage import KESTRA_SCHEME, SCHEME, check_namespace_path, namespace_file_uri
+
+        if not uri.startswith((f"{SCHEME}://", f"{KESTRA_SCHEME}://")):
+            uri = namespace_file_uri(ex.namespace, check_namespace_path(uri.lstrip("/")))
         self.check_file_access(ex.namespace, uri)
         return self.storage.get_bytes(uri)
 

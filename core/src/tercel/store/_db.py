@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from tercel.store._flows import FlowRepository
     from tercel.store._logs import LogRepository
     from tercel.store._queue import Queue
+    from tercel.store._triggers import TriggerRepository
 
 __all__ = ["SCHEMA_VERSION", "Database", "advisory_key", "lock_execution", "use"]
 
@@ -74,7 +75,8 @@ class Database:
 
     Thread-safe. On SQLite each thread keeps one connection and writers of the process take
     turns on a lock; on PostgreSQL each transaction borrows a pooled connection.
-    ``db.flows``, ``db.executions``, ``db.logs`` and ``db.queue`` are its repositories.
+    ``db.flows``, ``db.executions``, ``db.logs``, ``db.queue`` and ``db.triggers`` are its
+    repositories.
     """
 
     def __init__(self, backend: Backend) -> None:
@@ -272,6 +274,12 @@ class Database:
         from tercel.store._queue import Queue
 
         return Queue(self)
+
+    @cached_property
+    def triggers(self) -> TriggerRepository:
+        from tercel.store._triggers import TriggerRepository
+
+        return TriggerRepository(self)
 
 
 @contextmanager

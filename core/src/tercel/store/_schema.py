@@ -47,6 +47,7 @@ __all__ = [
     "queue_jobs",
     "schema_version",
     "task_runs",
+    "triggers",
 ]
 
 
@@ -190,4 +191,25 @@ queue_jobs = Table(
     Index("ix_queue_jobs_claim", "topic", "visible_at", "id"),
     # ids are never reused: a late ack from a dead consumer can't delete someone else's job
     sqlite_autoincrement=True,
+)
+
+triggers = Table(
+    "triggers",
+    metadata,
+    Column("namespace", String(255), primary_key=True),
+    Column("flow_id", String(255), primary_key=True),
+    Column("trigger_id", String(255), primary_key=True),
+    Column("type", String(255), nullable=False),
+    # the date the trigger last scheduled (Kestra's `date`), and the next one it evaluates
+    Column("date", UTCDateTime(), nullable=True),
+    Column("next_date", UTCDateTime(), nullable=True),
+    # disabled by `stopAfter` or through the API (a flow's `disabled: true` is read from the flow)
+    Column("disabled", Boolean, nullable=False, default=False),
+    # the execution it started that still runs: a trigger never overlaps itself
+    Column("execution_id", String(64), nullable=True),
+    # JSON documents: a backfill in progress; the scheduler's own memo (definition fingerprint,
+    # a polling trigger's memory)
+    Column("backfill", Text, nullable=True),
+    Column("context", Text, nullable=True),
+    Column("updated", UTCDateTime(), nullable=False),
 )

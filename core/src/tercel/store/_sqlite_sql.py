@@ -78,6 +78,20 @@ SCHEMA: tuple[str, ...] = (
     "\tupdated VARCHAR(32) NOT NULL, \n"
     "\tPRIMARY KEY (id)\n"
     ")",
+    "CREATE TABLE IF NOT EXISTS triggers (\n"
+    "\tnamespace VARCHAR(255) NOT NULL, \n"
+    "\tflow_id VARCHAR(255) NOT NULL, \n"
+    "\ttrigger_id VARCHAR(255) NOT NULL, \n"
+    "\ttype VARCHAR(255) NOT NULL, \n"
+    "\tdate VARCHAR(32), \n"
+    "\tnext_date VARCHAR(32), \n"
+    "\tdisabled BOOLEAN NOT NULL, \n"
+    "\texecution_id VARCHAR(64), \n"
+    "\tbackfill TEXT, \n"
+    "\tcontext TEXT, \n"
+    "\tupdated VARCHAR(32) NOT NULL, \n"
+    "\tPRIMARY KEY (namespace, flow_id, trigger_id)\n"
+    ")",
     "CREATE TABLE IF NOT EXISTS task_runs (\n"
     "\texecution_id VARCHAR(64) NOT NULL, \n"
     "\tid VARCHAR(64) NOT NULL, \n"
@@ -215,6 +229,24 @@ STATEMENTS: dict[str, tuple[str, dict[str, Any]]] = {
         "SELECT count(*) AS count_1 \n"
         "FROM queue_jobs \n"
         "WHERE queue_jobs.topic = :p_topic",
+        {},
+    ),
+    "triggers.get": (
+        "SELECT triggers.namespace, triggers.flow_id, triggers.trigger_id, triggers.type, triggers.date, triggers.next_date, triggers.disabled, triggers.execution_id, triggers.backfill, triggers.context, triggers.updated, executions.state \n"
+        "FROM triggers LEFT OUTER JOIN executions ON executions.id = triggers.execution_id \n"
+        "WHERE triggers.namespace = :namespace AND triggers.flow_id = :flow_id AND triggers.trigger_id = :trigger_id",
+        {},
+    ),
+    "triggers.upsert": (
+        "INSERT INTO triggers (namespace, flow_id, trigger_id, type, date, next_date, disabled, execution_id, backfill, context, updated) VALUES (:namespace, :flow_id, :trigger_id, :type, :date, :next_date, :disabled, :execution_id, :backfill, :context, :updated) ON CONFLICT (namespace, flow_id, trigger_id) DO UPDATE SET type = excluded.type, date = excluded.date, next_date = excluded.next_date, disabled = excluded.disabled, execution_id = excluded.execution_id, backfill = excluded.backfill, context = excluded.context, updated = excluded.updated",
+        {},
+    ),
+    "triggers.delete": (
+        "DELETE FROM triggers WHERE triggers.namespace = :namespace AND triggers.flow_id = :flow_id AND triggers.trigger_id = :trigger_id",
+        {},
+    ),
+    "triggers.delete_flow": (
+        "DELETE FROM triggers WHERE triggers.namespace = :namespace AND triggers.flow_id = :flow_id",
         {},
     ),
     "executions.find[]": (
@@ -969,6 +1001,29 @@ STATEMENTS: dict[str, tuple[str, dict[str, Any]]] = {
     ),
     "logs.delete[execution_id]": (
         "DELETE FROM logs WHERE logs.execution_id = :execution_id",
+        {},
+    ),
+    "triggers.list[]": (
+        "SELECT triggers.namespace, triggers.flow_id, triggers.trigger_id, triggers.type, triggers.date, triggers.next_date, triggers.disabled, triggers.execution_id, triggers.backfill, triggers.context, triggers.updated, executions.state \n"
+        "FROM triggers LEFT OUTER JOIN executions ON executions.id = triggers.execution_id ORDER BY triggers.namespace, triggers.flow_id, triggers.trigger_id",
+        {},
+    ),
+    "triggers.list[flow_id,namespace]": (
+        "SELECT triggers.namespace, triggers.flow_id, triggers.trigger_id, triggers.type, triggers.date, triggers.next_date, triggers.disabled, triggers.execution_id, triggers.backfill, triggers.context, triggers.updated, executions.state \n"
+        "FROM triggers LEFT OUTER JOIN executions ON executions.id = triggers.execution_id \n"
+        "WHERE triggers.namespace = :namespace AND triggers.flow_id = :flow_id ORDER BY triggers.namespace, triggers.flow_id, triggers.trigger_id",
+        {},
+    ),
+    "triggers.list[flow_id]": (
+        "SELECT triggers.namespace, triggers.flow_id, triggers.trigger_id, triggers.type, triggers.date, triggers.next_date, triggers.disabled, triggers.execution_id, triggers.backfill, triggers.context, triggers.updated, executions.state \n"
+        "FROM triggers LEFT OUTER JOIN executions ON executions.id = triggers.execution_id \n"
+        "WHERE triggers.flow_id = :flow_id ORDER BY triggers.namespace, triggers.flow_id, triggers.trigger_id",
+        {},
+    ),
+    "triggers.list[namespace]": (
+        "SELECT triggers.namespace, triggers.flow_id, triggers.trigger_id, triggers.type, triggers.date, triggers.next_date, triggers.disabled, triggers.execution_id, triggers.backfill, triggers.context, triggers.updated, executions.state \n"
+        "FROM triggers LEFT OUTER JOIN executions ON executions.id = triggers.execution_id \n"
+        "WHERE triggers.namespace = :namespace ORDER BY triggers.namespace, triggers.flow_id, triggers.trigger_id",
         {},
     ),
 }

@@ -54,6 +54,7 @@ from sqlalchemy.sql.expression import Executable
 
 from tercel.store._flows import COLUMNS as FLOW_COLUMNS
 from tercel.store._logs import COLUMNS as LOG_COLUMNS
+from tercel.store._triggers import COLUMNS as TRIGGER_COLUMNS
 from tercel.store._schema import (
     UTCDateTime,
     executions,
@@ -62,6 +63,7 @@ from tercel.store._schema import (
     queue_jobs,
     schema_version,
     task_runs,
+    triggers,
 )
 from tercel.store._sql import variant
 
@@ -359,9 +361,55 @@ def _queue(pg: bool) -> Fixed:
     return statements
 
 
+# -- triggers ------------------------------------------------------------------------------------
+
+_t = triggers.c
+# a trigger row and the current state of the execution it waits for (NULL when there is none)
+_trigger_rows = select(*(_t[name] for name in TRIGGER_COLUMNS), _e.state).select_from(
+    triggers.outerjoin(executions, _e.id == _t.execution_id)
+)
+_TRIGGER_KEY = ("namespace", "flow_id", "trigger_id")
+
+
+def _triggers(pg: bool) -> Fixed:
+    key = and_(*(_t[name] == bindparam(name) for name in _TRIGGER_KEY))
+    upsert = (pg_insert if pg else sqlite_insert)(triggers).values(
+        **{name: bindparam(name) for name in TRIGGER_COLUMNS}
+    )
+    return {
+        "triggers.get": _trigger_rows.where(key),
+        "triggers.upsert": upsert.on_conflict_do_update(
+            index_elements=[_t[name] for name in _TRIGGER_KEY],
+            set_={
+                name: upsert.excluded[name] for name in TRIGGER_COLUMNS if name not in _TRIGGER_KEY
+            },
+        ),
+        "triggers.delete": triggers.delete().where(key),
+        "triggers.delete_flow": triggers.delete().where(
+            _t.namespace == bindparam("namespace"), _t.flow_id == bindparam("flow_id")
+        ),
+    }
+
+
+def _list_triggers(pg: bool, filters: frozenset[str]) -> Executable:
+    stmt = _trigger_rows
+    if "namespace" in filters:
+        stmt = stmt.where(_t.namespace == bindparam("namespace"))
+    if "flow_id" in filters:
+        stmt = stmt.where(_t.flow_id == bindparam("flow_id"))
+    return stmt.order_by(_t.namespace, _t.flow_id, _t.trigger_id)
+
+
 # -- the catalog ---------------------------------------------------------------------------------
 
-_FIXED: tuple[Callable[[bool], Fixed], ...] = (_schema, _executions, _flows, _logs, _queue)
+_FIXED: tuple[Callable[[bool], Fixed], ...] = (
+    _schema,
+    _executions,
+    _flows,
+    _logs,
+    _queue,
+    _triggers,
+)
 
 #: The queries with optional filters, their filters, and which subsets of them exist.
 DYNAMIC: dict[str, tuple[Callable[[bool, frozenset[str]], Executable], tuple[str, ...]]] = {
@@ -372,6 +420,7 @@ DYNAMIC: dict[str, tuple[Callable[[bool, frozenset[str]], Executable], tuple[str
     "flows.list": (_list_flows, ("namespace", "prefix")),
     "logs.find": (_find_logs, ("task_run_id", "min_level", "after_id", "limit")),
     "logs.delete": (_delete_logs, ("execution_id", "before")),
+    "triggers.list": (_list_triggers, ("namespace", "flow_id")),
 }
 # no statement deletes every log: at least one filter is required
 _NO_EMPTY_SUBSET = frozenset({"logs.delete"})

@@ -12,6 +12,7 @@ from tercel_sdk import (
     FlowableContext,
     FlowableResult,
     FlowableTask,
+    Property,
     State,
     TaskList,
     block_state,
@@ -85,8 +86,9 @@ tasks:
         default=None, description="Go on by itself after this long (as `behavior` says); without it, wait for a resume."
     )
     delay: Duration | None = Field(default=None, description="Deprecated name of `pauseDuration`.")
-    behavior: Literal["RESUME", "WARN", "FAIL", "CANCEL"] = Field(
-        default="RESUME", description="What happens when `pauseDuration` is over: go on, or end the task WARNING, FAILED or CANCELLED."
+    behavior: Property[Literal["RESUME", "WARN", "FAIL", "CANCEL"]] = Field(
+        default=Property.of("RESUME"),
+        description="What happens when `pauseDuration` is over: go on, or end the task WARNING, FAILED or CANCELLED.",
     )
     on_resume: list[dict[str, Any]] | None = Field(
         default=None,
@@ -147,13 +149,14 @@ tasks:
             return FlowableResult(
                 state=State.FAILED, error=f"the execution was not resumed within the timeout of {format_duration(limit)}"
             )
-        if self.behavior == "RESUME":
+        behavior = ctx.render(self.behavior)
+        if behavior == "RESUME":
             defaults = {d["id"]: d.get("defaults") for d in self.on_resume or ()}
             own.update(onResume=defaults, resumed={"by": None, "on": ctx.now})
             if self.tasks:
                 nexts = resolve_sequential(ctx, self.tasks, self.errors, self.finally_)
                 return FlowableResult(next=nexts, outputs=own, state=None if nexts else State.SUCCESS)
             return FlowableResult(state=State.SUCCESS, outputs=own)
-        state = {"WARN": State.WARNING, "FAIL": State.FAILED, "CANCEL": State.CANCELLED}[self.behavior]
-        why = f"the pause of {format_duration(limit)} is over (behavior {self.behavior})"
+        state = {"WARN": State.WARNING, "FAIL": State.FAILED, "CANCEL": State.CANCELLED}[behavior]
+        why = f"the pause of {format_duration(limit)} is over (behavior {behavior})"
         return FlowableResult(state=state, outputs=own, error=why if state is State.FAILED else None)
