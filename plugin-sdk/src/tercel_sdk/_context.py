@@ -138,8 +138,9 @@ class RunContext(Protocol):
         ...
 
     def exit_execution(self, state: str) -> None:
-        """End the execution in `state` (SUCCESS, WARNING, KILLED, FAILED, CANCELLED): nothing new
-        starts; running task runs are killed only for KILLED."""
+        """End the execution in `state` (SUCCESS, WARNING, KILLED, FAILED, CANCELLED) at once, with
+        this task run and its parents: nothing new starts; running task runs are killed only for
+        KILLED."""
         ...
 
     @property

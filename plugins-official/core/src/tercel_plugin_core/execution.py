@@ -294,9 +294,9 @@ tasks:
 class Exit(RunnableTask):
     """End the execution now, in the given state.
 
-    Nothing new starts once this task succeeds. Task runs still running (in a parallel branch,
-    say) are killed only when `state` is KILLED; otherwise they finish and the execution then
-    ends in `state`, whatever they ended in.
+    This task run, its parents and the execution take `state` at once and nothing new starts.
+    Task runs still running (in a parallel branch, say) are killed only when `state` is KILLED;
+    otherwise they are left to finish on their own (Kestra's behaviour).
     """
 
     type_name = "tercel.core.Exit"
