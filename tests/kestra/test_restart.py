@@ -76,12 +76,6 @@ async def test_restart_with_new_execution_restart_behavior_starts_a_new_subflow_
     assert new is not None and new.state.current is State.SUCCESS
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "Subflow restartBehavior: Kestra's default is RETRY_FAILED (since 0.21, migration guide 'Restarting "
-    "parent flow'): restarting the parent restarts the existing failed subflow execution (same id, label "
-    "system.restarted: true); tercel's default is NEW_EXECUTION and it always starts a new subflow "
-    "execution, leaving the failed one FAILED"
-))
 async def test_restart_with_the_default_restart_behavior_restarts_the_failed_subflow_execution(kestra, runtime: Runtime) -> None:
     first_child, done = await _fail_then_restart(kestra, runtime, "restart_subflow_retry_failed")
     assert done.task_runs[0].outputs["executionId"] == first_child

@@ -221,6 +221,12 @@ class FlowableTask(Task):
         `FlowableResult(work=phase)`; `ctx` is a RunContext. Sync or `async def`."""
         raise NotImplementedError(f"{type(self).__name__} asked for work phase {phase!r} but does not implement work()")
 
+    def restart_subflows(self, outputs: Mapping[str, Any]) -> tuple[dict[str, Any], list[str]] | None:
+        """When the execution is restarted and this task run ran subflows: the outputs to keep
+        and the ids of the failed subflow executions to restart in place (Kestra's
+        `restartBehavior: RETRY_FAILED`), or None to start over with new executions."""
+        return None
+
     def subflows_started(self, outputs: Mapping[str, Any], started: list[dict[str, Any]]) -> dict[str, Any]:
         """Record the executions just started for this task run's `SubflowRequest`s (pure).
 

@@ -16,7 +16,7 @@ from ._executor import (
     TaskResult,
 )
 from ._model import Attempt, Execution, RunState, TaskRun, iso
-from ._restart import RestartError, prepare_replay, prepare_restart
+from ._restart import RestartError, RestartPlan, prepare_replay, prepare_restart
 from ._variables import build_variables, outputs_map, stringify_value
 
 __all__ = [
@@ -32,6 +32,7 @@ __all__ = [
     "LogEffect",
     "Ports",
     "RestartError",
+    "RestartPlan",
     "RunState",
     "SlaTimer",
     "StartSubflows",

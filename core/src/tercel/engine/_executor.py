@@ -477,7 +477,7 @@ class Executor:
         from ._restart import prepare_restart
 
         step = Step()
-        step.removed = prepare_restart(self.flow, ex, now)
+        step.removed = prepare_restart(self.flow, ex, now, self._instance).removed
         step.changed.update({tr.id: tr for tr in ex.task_runs})
         step.effects.append(LogEffect(None, None, "INFO", f"execution {ex.id} restarted"))
         started = self.start_restarted(ex, now)

@@ -12,7 +12,9 @@ Subflow, a ForEachItem) starts over: its children are dropped and its subflows s
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from tercel_sdk import State
 
@@ -21,13 +23,23 @@ from tercel.flows import Flow
 from ._executor import KILL_STATE_KEY
 from ._model import Attempt, Execution, RunState, TaskRun
 
-__all__ = ["RestartError", "prepare_replay", "prepare_restart"]
+__all__ = ["RestartError", "RestartPlan", "prepare_replay", "prepare_restart"]
 
 RESTARTED_LABEL = "system.restarted"
 
 
 class RestartError(Exception):
     """The execution cannot be restarted or replayed as asked; the message says why."""
+
+
+@dataclass
+class RestartPlan:
+    """What a restart changed besides the execution itself."""
+
+    removed: list[str] = field(default_factory=list)
+    """Task runs dropped (the `errors` runs, children of flowables that start over)."""
+    subflows: list[str] = field(default_factory=list)
+    """Failed subflow executions to restart in place (a Subflow's `restartBehavior: RETRY_FAILED`)."""
 
 
 def _with_ancestors(ex: Execution, runs: list[TaskRun]) -> list[TaskRun]:
@@ -58,20 +70,26 @@ def _in_errors(flow: Flow, task_id: str) -> bool:
     return False
 
 
-def _rerun(ex: Execution, flow: Flow, runs: list[TaskRun], now: datetime) -> set[str]:
-    """Mark `runs` RESTARTED; returns the ids of task runs to drop (children of flowables that
-    start over)."""
-    dropped: set[str] = set()
+def _rerun(
+    ex: Execution, flow: Flow, runs: list[TaskRun], now: datetime, instance: Callable[[Any], Any] | None = None
+) -> RestartPlan:
+    """Mark `runs` RESTARTED; returns the task runs to drop (children of flowables that start
+    over) and the subflow executions to restart in place."""
+    plan = RestartPlan()
     for tr in runs:
         node = flow.tasks.get(tr.task_id)
         tr.state.to(State.RESTARTED, now)
         tr.error = None
         if node is not None and node.flowable:
-            if tr.phases_done or tr.work_pending:  # it did work of its own: start it over
-                dropped.update(_descendants(ex, tr))
+            kept = instance(node).restart_subflows(dict(tr.outputs or {})) if instance and "subflows" in tr.phases_done else None
+            if kept is not None:  # its failed subflow executions restart in place
+                tr.outputs, children = kept
+                plan.subflows.extend(children)
+            elif tr.phases_done or tr.work_pending:  # it did work of its own: start it over
+                plan.removed.extend(_descendants(ex, tr))
                 tr.phases_done, tr.work_pending, tr.outputs = [], None, None
             tr.state.to(State.RUNNING, now)
-    return dropped
+    return plan
 
 
 def _reset_header(ex: Execution, now: datetime) -> None:
@@ -82,11 +100,14 @@ def _reset_header(ex: Execution, now: datetime) -> None:
         ex.variables.pop(key, None)
 
 
-def prepare_restart(flow: Flow, ex: Execution, now: datetime) -> list[str]:
+def prepare_restart(
+    flow: Flow, ex: Execution, now: datetime, instance: Callable[[Any], Any] | None = None
+) -> RestartPlan:
     """Make an ended execution ready to run its failed parts again (in place).
 
-    Returns the ids of the task runs it removed; the caller stores the execution, then starts
-    it with `Executor.start_restarted`.
+    `instance(node)` gives a flowable's task object (to ask how its subflows restart). Returns
+    the plan: the caller stores the execution, restarts `plan.subflows`, then starts it with
+    `Executor.start_restarted`.
     """
     if not (ex.state.current.is_terminated or ex.state.current is State.PAUSED):
         raise RestartError(f"execution {ex.id} is {ex.state.current.value}: only an ended execution can be restarted")
@@ -94,14 +115,15 @@ def prepare_restart(flow: Flow, ex: Execution, now: datetime) -> list[str]:
     failed = [tr for tr in failed if not _in_errors(flow, tr.task_id)]
     if not failed:
         raise RestartError(f"execution {ex.id} has no failed task run to restart from")
-    removed = {tr.id for tr in ex.task_runs if _in_errors(flow, tr.task_id)}
-    removed |= _rerun(ex, flow, _with_ancestors(ex, failed), now)
+    plan = _rerun(ex, flow, _with_ancestors(ex, failed), now, instance)
+    removed = {tr.id for tr in ex.task_runs if _in_errors(flow, tr.task_id)} | set(plan.removed)
+    plan.removed = sorted(removed)
     ex.task_runs = [tr for tr in ex.task_runs if tr.id not in removed]
     ex.reindex()
     ex.outputs_revision += 1
     _reset_header(ex, now)
     ex.labels[RESTARTED_LABEL] = "true"
-    return sorted(removed)
+    return plan
 
 
 def prepare_replay(
@@ -160,7 +182,7 @@ def prepare_replay(
         )
     replay.task_runs = copies
     replay.reindex()
-    removed = _rerun(replay, flow, [replay.task_run(ids[i]) for i in ids if i in again], now)
+    removed = set(_rerun(replay, flow, [replay.task_run(ids[i]) for i in ids if i in again], now).removed)
     replay.task_runs = [tr for tr in replay.task_runs if tr.id not in removed]
     replay.reindex()
     _reset_header(replay, now)

@@ -496,13 +496,14 @@ class Runtime:
                 ex = self._load(execution_id, conn)
                 if ex is None:
                     raise TercelError(f"no execution {execution_id!r}")
+                executor = self._executor_for(ex)
                 try:
-                    removed = prepare_restart(self._executor_for(ex).flow, ex, utcnow())
+                    plan = prepare_restart(executor.flow, ex, utcnow(), executor._instance)
                 except RestartError as exc:
                     raise TercelError(str(exc)) from None
                 ex.version = self.db.executions.save(
                     encode_header(ex), [encode_task_run(tr) for tr in ex.task_runs],
-                    expected_version=ex.version, removed_task_runs=removed, conn=conn,
+                    expected_version=ex.version, removed_task_runs=plan.removed, conn=conn,
                 )
                 self.db.queue.put(EXECUTOR_TOPIC, ion.dumps({"kind": "restarted", "execution": ex.id}), key=ex.id, conn=conn)
                 self._log(LogEntry(ex.id, None, None, None, "INFO", utcnow(), f"execution {ex.id} restarted"))
@@ -511,6 +512,15 @@ class Runtime:
                 raise
             finally:
                 self._conn = None
+        for child in plan.subflows:  # Subflow's RETRY_FAILED: the failed subflow restarts in place
+            try:
+                self.restart_execution(child)
+            except TercelError as exc:  # gone or not restartable: the parent hears how it ended
+                self._log(LogEntry(execution_id, None, None, None, "WARN", utcnow(), f"subflow execution {child} not restarted: {exc}"))
+                ended = self.get_execution(child)
+                if ended is not None:
+                    with self.db.transaction() as conn:
+                        self._notify_parent(ended, conn)
 
     def replay_execution(self, execution_id: str, task_run_id: str | None = None, *, revision: int | None = None) -> Execution:
         """A new execution replaying this one from a task run (or from the start), optionally on

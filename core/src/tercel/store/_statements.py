@@ -54,7 +54,6 @@ from sqlalchemy.sql.expression import Executable
 
 from tercel.store._flows import COLUMNS as FLOW_COLUMNS
 from tercel.store._logs import COLUMNS as LOG_COLUMNS
-from tercel.store._triggers import COLUMNS as TRIGGER_COLUMNS
 from tercel.store._schema import (
     UTCDateTime,
     executions,
@@ -66,6 +65,7 @@ from tercel.store._schema import (
     triggers,
 )
 from tercel.store._sql import variant
+from tercel.store._triggers import COLUMNS as TRIGGER_COLUMNS
 
 __all__ = ["DYNAMIC", "build", "fixed", "names"]
 

@@ -62,8 +62,8 @@ class _CallsFlow(FlowableTask):
     )
     schedule_date: Property[datetime] | None = Field(default=None, description="Start the subflow execution at this date, not now.")
     restart_behavior: Literal["RETRY_FAILED", "NEW_EXECUTION"] = Field(
-        default="NEW_EXECUTION",
-        description="On a restart of this execution a failed subflow runs again as a new execution (tercel always starts a new one).",
+        default="RETRY_FAILED",
+        description="When this execution is restarted: restart the failed subflow execution itself (RETRY_FAILED) or start a new one.",
     )
 
     def _request(self, ctx: FlowableContext, *, variables: Mapping[str, Any] | None = None, iteration: int | None = None,
@@ -137,6 +137,12 @@ tasks:
     outputs: dict[str, Any] | None = Field(
         default=None, description="Deprecated: values rendered in the subflow's context when it ends, added to `outputs.<id>.outputs`."
     )
+
+    def restart_subflows(self, outputs: Mapping[str, Any]) -> tuple[dict[str, Any], list[str]] | None:
+        child = outputs.get("executionId")
+        if self.restart_behavior != "RETRY_FAILED" or not self.wait or not child or outputs.get("state") not in _FAILED_LIKE:
+            return None
+        return {"executionId": child}, [str(child)]
 
     def resolve(self, ctx: FlowableContext) -> FlowableResult:
         run = ctx.task_run
