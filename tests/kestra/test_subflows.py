@@ -80,12 +80,6 @@ def test_subflow_with_transmit_failed_false_inside_a_foreach(kestra) -> None:
     assert result.outputs("summary") == {"value": "SUCCESS FAILED SUCCESS / 6"}
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "ForEachItem: Kestra runs it as three task runs, <id>_split, <id>_items (outputs numberOfBatches, "
-    "iterations, uri) and <id>_merge (outputs subflowOutputs), and flows read the merged outputs as "
-    "outputs.each_merge.subflowOutputs; tercel has one task run `each` carrying every output, so "
-    "outputs.each_items and outputs.each_merge are undefined and the flow fails"
-))
 def test_for_each_item_over_a_written_file_merges_the_subflow_outputs(kestra) -> None:
     result = kestra.run("for_each_item_merge", subflows=["for_each_item_child"])
     assert result.state == "SUCCESS"

@@ -86,6 +86,9 @@ class SubflowRequest:
     """Kestra's deprecated Subflow `outputs`: expressions rendered in the child's context at its end."""
     schedule_delay: timedelta | None = None
     """Start the child this long after it is created (Kestra's `scheduleDate`)."""
+    outputs_uri: str | None = None
+    """Where (a `tercel://` URI of this execution) the engine writes the child's flow outputs as
+    Ion when it ends: how ForEachItem merges many subflows' outputs without keeping them all."""
 
 
 @dataclass(frozen=True)

@@ -117,6 +117,12 @@ class PluginType(BaseModel):
     type_examples: ClassVar[tuple[Example, ...]] = ()
     type_metrics: ClassVar[tuple[MetricDoc, ...]] = ()
     type_kind: ClassVar[str] = "task"
+    type_internal_tasks: ClassVar[tuple[tuple[str, str], ...]] = ()
+    """Task runs of their own this type works through: `(id suffix, type name)` pairs; each
+    gets the id `<this id><suffix>` and this task's properties (Kestra's ForEachItem runs
+    `<id>_split`, `<id>_items` and `<id>_merge`)."""
+    type_internal: ClassVar[bool] = False
+    """Only another type creates this one (see `type_internal_tasks`); a flow cannot use it."""
 
     @classmethod
     def describe(cls) -> str:

@@ -110,6 +110,11 @@ def describe_type(cls: type[PluginType]) -> dict[str, Any]:
         if model is not None:
             outputs = model.model_json_schema(by_alias=True, mode="serialization")
     kind = "trigger" if issubclass(cls, Trigger) else cls.type_kind
+    extra: dict[str, Any] = {}
+    if getattr(cls, "type_internal_tasks", ()):
+        extra["internalTasks"] = [{"suffix": suffix, "type": name} for suffix, name in cls.type_internal_tasks]
+    if getattr(cls, "type_internal", False):
+        extra["internal"] = True
     return {
         "type": cls.type_name,
         "aliases": list(cls.type_aliases),
@@ -129,6 +134,7 @@ def describe_type(cls: type[PluginType]) -> dict[str, Any]:
             {"name": m.name, "type": m.type, "unit": m.unit, "description": m.description}
             for m in cls.type_metrics
         ],
+        **extra,
     }
 
 

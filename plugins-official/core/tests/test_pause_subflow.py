@@ -371,11 +371,13 @@ async def test_for_each_item_runs_one_subflow_per_batch_and_merges_outputs(runti
     parent = _flow(runtime, _items_parent())
     done = await runtime.wait(runtime.create_execution(parent).id, timeout=60)
     assert done.state.current is State.SUCCESS, [(t.task_id, t.error) for t in done.task_runs]
-    each = done.task_runs[1]
-    assert each.outputs is not None
-    assert each.outputs["numberOfBatches"] == 3
-    assert each.outputs["iterations"] == {"SUCCESS": 3}
-    merged = ion.read_rows(runtime.storage.open(each.outputs["subflowOutputs"]))
+    runs = {t.task_id: t for t in done.task_runs}
+    assert [t.task_id for t in done.task_runs] == ["write", "each", "each_split", "each_items", "each_merge"]
+    assert runs["each_split"].outputs["numberOfBatches"] == 3  # type: ignore[index]
+    items = runs["each_items"].outputs
+    assert items is not None and items["numberOfBatches"] == 3 and items["iterations"] == {"SUCCESS": 3}
+    assert len(runs["each_items"].attempts) == 1
+    merged = ion.read_rows(runtime.storage.open(runs["each_merge"].outputs["subflowOutputs"]))  # type: ignore[index]
     assert list(merged) == [{"lines": "a+b", "number": 1}, {"lines": "c+d", "number": 2}, {"lines": "e", "number": 3}]
     children = runtime.db.executions.find(namespace="tests.items", flow_id="item", limit=10)
     assert len(children) == 3
@@ -385,10 +387,11 @@ async def test_for_each_item_fails_when_a_batch_fails_with_transmit_failed(runti
     _flow(runtime, ITEM_CHILD)
     parent = _flow(runtime, _items_parent())
     done = await runtime.wait(runtime.create_execution(parent).id, timeout=60)
-    each = done.task_runs[1]
+    runs = {t.task_id: t for t in done.task_runs}
     assert done.state.current is State.FAILED
-    assert each.outputs["iterations"] == {"SUCCESS": 2, "FAILED": 1}  # type: ignore[index]
-    assert "1 of 3 subflow executions did not succeed" in (each.error or "")
+    assert runs["each_items"].outputs["iterations"] == {"SUCCESS": 2, "FAILED": 1}  # type: ignore[index]
+    assert "1 of 3 subflow executions did not succeed" in (runs["each_items"].error or "")
+    assert runs["each"].state.current is State.FAILED and "each_merge" not in runs
     lenient = _flow(runtime, _items_parent("    transmitFailed: false").replace("id: items_parent", "id: lenient"))
     done = await runtime.wait(runtime.create_execution(lenient).id, timeout=60)
     assert done.state.current is State.SUCCESS
@@ -399,8 +402,22 @@ async def test_for_each_item_of_an_empty_file_or_a_non_uri(runtime: Runtime) -> 
     empty = _flow(runtime, _items_parent().replace('content: "a\\nb\\nc\\nd\\ne\\n"', 'content: ""'))
     done = await runtime.wait(runtime.create_execution(empty).id, timeout=30)
     assert done.state.current is State.SUCCESS
-    assert done.task_runs[1].outputs["numberOfBatches"] == 0  # type: ignore[index]
+    runs = {t.task_id: t for t in done.task_runs}
+    assert runs["each_items"].outputs["numberOfBatches"] == 0  # type: ignore[index]
     not_uri = _flow(runtime, _items_parent().replace("items: \"{{ outputs.write.uri }}\"", "items: just text"))
     done = await runtime.wait(runtime.create_execution(not_uri).id, timeout=30)
     assert done.state.current is State.FAILED
-    assert "`items` must be the URI of a file of internal storage" in (done.task_runs[1].error or "")
+    runs = {t.task_id: t for t in done.task_runs}
+    assert "`items` must be the URI of a file of internal storage" in (runs["each_split"].error or "")
+
+
+def test_for_each_item_internal_tasks_are_checked_when_the_flow_is_saved() -> None:
+    from tercel.flows import FlowValidationError
+
+    with pytest.raises(FlowValidationError, match="is internal: another type creates it"):
+        load_flow("id: x\nnamespace: t\ntasks:\n  - id: s\n    type: tercel.core.ForEachItemSplit\n    items: x\n", PLUGINS)
+    clash = _items_parent().replace("  - id: write\n", "  - id: each_merge\n    type: tercel.core.Log\n    message: x\n  - id: write\n")
+    with pytest.raises(FlowValidationError, match="each_merge"):
+        load_flow(clash, PLUGINS)
+    flow = load_flow(_items_parent(), PLUGINS)
+    assert [flow.tasks[i].parent_id for i in ("each_split", "each_items", "each_merge")] == ["each"] * 3

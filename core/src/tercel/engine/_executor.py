@@ -579,6 +579,8 @@ class Executor:
             elif state is State.WARNING and spec.get("allowWarning"):
                 state = State.SUCCESS
         tr.state.to(state, now)
+        if tr.attempts and not tr.attempts[-1].state.current.is_terminated:
+            tr.attempts[-1].state.to(state, now)  # a flowable's own attempt (subflows) ends with it
 
     def _fail(self, ex: Execution, tr: TaskRun, message: str, now: datetime, step: Step) -> None:
         tr.error = message
@@ -746,6 +748,8 @@ class Executor:
             return step
         tr.work_pending = None
         tr.phases_done.append("subflows")
+        if started:  # like Kestra's executable tasks: one attempt, closed when the task run ends
+            tr.attempts.append(Attempt(RunState.new(State.RUNNING, now)))
         step.changed[tr.id] = tr
         if ex.state.current is State.KILLING and started:
             step.effects.append(KillSubflows())

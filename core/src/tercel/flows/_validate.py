@@ -216,6 +216,20 @@ def validate_flow(
             out.append(check_task(task, tpath, parent, group))
         return out
 
+    def add_internal(owner: str, spec: dict[str, Any], internal: dict[str, str], path: tuple[str | int, ...]) -> None:
+        """A task run of its own the owner's type works through (ForEachItem's `<id>_split`…)."""
+        sub_id = owner + internal["suffix"]
+        if sub_id in seen_ids:
+            add(f"task id {sub_id!r} is taken by {owner!r}, whose type runs a task of that id: rename one of them", seen_ids[sub_id])
+            return
+        try:
+            sub = plugins.get_type(internal["type"])
+        except UnknownType:
+            add(f"the type of {owner!r} needs the type {internal['type']!r}, which is not installed", (*path, "type"))
+            return
+        seen_ids[sub_id] = (*path, "id")
+        flow_tasks[sub_id] = TaskNode(sub_id, internal["type"], {**spec, "id": sub_id, "type": internal["type"]}, owner, "internal", path, sub.flowable)
+
     def check_task(task: dict[str, Any], path: tuple[str | int, ...], parent: str | None, group: str) -> dict[str, Any]:
         task_id = task.get("id")
         type_name = task.get("type")
@@ -240,6 +254,9 @@ def validate_flow(
         if info.kind != "task":
             add(f"{type_name!r} is a {info.kind}, not a task", (*path, "type"))
             return task
+        if info.entry.get("internal"):
+            add(f"{type_name!r} is internal: another type creates it, a flow cannot use it directly", (*path, "type"))
+            return task
         merged = apply_plugin_defaults(task, [type_name, info.entry["type"], *info.aliases], defaults)
         lock[info.entry["type"]] = {"distribution": info.distribution, "version": info.version}
         _check_properties(merged, info, path, add)
@@ -248,6 +265,8 @@ def validate_flow(
             _check_expressions(merged, path, add, check_expression, skip=set(info.task_slots) | {"id", "type"})
         if isinstance(task_id, str) and TASK_ID.match(task_id) and task_id not in flow_tasks:
             flow_tasks[task_id] = TaskNode(task_id, type_name, merged, parent, group, path, info.flowable)
+            for internal in info.entry.get("internalTasks") or ():
+                add_internal(task_id, merged, internal, path)
         for slot, shape in info.task_slots.items():
             if slot not in merged:
                 continue

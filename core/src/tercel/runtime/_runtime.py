@@ -423,6 +423,7 @@ class Runtime:
                     "iteration": request.iteration,
                     "wait": request.wait,
                     "outputs": dict(request.outputs) if request.outputs else None,
+                    "outputsUri": request.outputs_uri,
                 }
                 labels = {**dict(request.labels), "system.correlationId": correlation}
                 child = self._prepare_execution(
@@ -451,15 +452,10 @@ class Runtime:
                 outputs.update(self.expressions.render_value(extra, self.variables(ex, flow, None)))
             except Exception as exc:
                 self._log(LogEntry(ex.id, None, None, None, "ERROR", utcnow(), f"subflow outputs: {self._error_text(exc)}"))
-        if trigger.get("iteration") is not None:  # ForEachItem merges these files at its end
-            from tercel.storage import execution_file_uri
-
-            uri = execution_file_uri(
-                trigger["namespace"], trigger["flowId"], trigger["executionId"], trigger["id"], trigger["taskRunId"],
-                f"subflow-outputs-{trigger['iteration']}.ion",
-            )
+        if trigger.get("outputsUri"):  # ForEachItem merges these files at its end
             try:
-                self.storage.put(uri, ion.dumps(outputs))
+                self.check_file_access(str(trigger["namespace"]), str(trigger["outputsUri"]))
+                self.storage.put(str(trigger["outputsUri"]), ion.dumps(outputs))
             except Exception as exc:
                 self._log(LogEntry(ex.id, None, None, None, "ERROR", utcnow(), f"subflow outputs not stored: {self._error_text(exc)}"))
         result = {

@@ -25,7 +25,14 @@ from ._control import (
     SwitchOutput,
 )
 from ._pause import Pause
-from ._subflow import ForEachItem, ForEachItemBatch, Subflow
+from ._subflow import (
+    ForEachItem,
+    ForEachItemBatch,
+    ForEachItemExecutable,
+    ForEachItemMergeOutputs,
+    ForEachItemSplit,
+    Subflow,
+)
 from ._working_directory import NamespaceFilesSpec, WorkingDirectory, WorkingDirectoryCache
 
 __all__ = [
@@ -38,6 +45,9 @@ __all__ = [
     "ForEach",
     "ForEachItem",
     "ForEachItemBatch",
+    "ForEachItemExecutable",
+    "ForEachItemMergeOutputs",
+    "ForEachItemSplit",
     "If",
     "IfOutput",
     "LoopUntil",

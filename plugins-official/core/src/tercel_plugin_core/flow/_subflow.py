@@ -2,13 +2,14 @@
 
 Both only decide: they ask the engine for `SubflowRequest`s, the engine starts the executions
 (all or none, in the same transaction as the decision) and reports each one's end back through
-`subflow_ended`, folded into this task run's outputs. ForEachItem's file work (splitting the
-items, merging the subflows' outputs) runs on a worker as `work` phases.
+`subflow_ended`, folded into this task run's outputs. ForEachItem works through three task runs
+of its own, as in Kestra: `_split` and `_merge` run on a worker, `_items` starts the subflows.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
@@ -22,13 +23,23 @@ from tercel_sdk import (
     Output,
     Property,
     RunContext,
+    RunnableTask,
     State,
     SubflowRequest,
     TaskFailed,
+    block_state,
     ion,
+    resolve_sequential,
 )
 
-__all__ = ["ForEachItem", "ForEachItemBatch", "Subflow"]
+__all__ = [
+    "ForEachItem",
+    "ForEachItemBatch",
+    "ForEachItemExecutable",
+    "ForEachItemMergeOutputs",
+    "ForEachItemSplit",
+    "Subflow",
+]
 
 _FAILED_LIKE = {State.FAILED.value, State.KILLED.value, State.CANCELLED.value}
 
@@ -185,18 +196,25 @@ class ForEachItem(_CallsFlow):
     `items` is a line file (each line one item, Ion or JSON lines or text), cut into batches by
     `batch` (`rows`, default 1; or `bytes`; or `partitions`). Each batch becomes a file and one
     subflow execution, whose inputs may use `{{ taskrun.items }}` (the batch file's URI) and
-    `{{ taskrun.iteration }}` (the batch number, from 1). Outputs: `numberOfBatches`,
-    `iterations` (how many subflow executions are in each state) and, with `wait`,
-    `subflowOutputs`: an Ion file with the flow outputs of each subflow execution, in batch
-    order. With `wait` and `transmitFailed` the task fails if any subflow execution failed.
+    `{{ taskrun.iteration }}` (the batch number, from 1). As in Kestra, the work shows as three
+    task runs: `<id>_split` (outputs `splits`, the file listing the batches), `<id>_items`
+    (outputs `numberOfBatches`, `iterations`: how many subflow executions ended in each state,
+    and `uri`) and, with `wait`, `<id>_merge` (outputs `subflowOutputs`: an Ion file with the
+    flow outputs of each subflow execution, in batch order). With `wait` and `transmitFailed`
+    the task fails if any subflow execution did not succeed.
     """
 
     type_name = "tercel.core.ForEachItem"
     type_aliases = ("io.kestra.plugin.core.flow.ForEachItem", "io.kestra.core.tasks.flows.ForEachItem")
     type_title = "Run a subflow for each batch of items of a file."
+    type_internal_tasks = (
+        ("_split", "tercel.core.ForEachItemSplit"),
+        ("_items", "tercel.core.ForEachItemExecutable"),
+        ("_merge", "tercel.core.ForEachItemMergeOutputs"),
+    )
     type_examples = (
         Example(
-            title="One subflow execution per line of a file.",
+            title="One subflow execution per line of a file, their outputs merged.",
             full=True,
             code="""\
 id: orders_parallel
@@ -218,6 +236,10 @@ tasks:
     transmitFailed: true
     inputs:
       order: "{{ taskrun.items }}"
+
+  - id: merged
+    type: tercel.core.Log
+    message: "{{ read(outputs.each_merge.subflowOutputs) }}"
 """,
         ),
     )
@@ -226,30 +248,97 @@ tasks:
     batch: ForEachItemBatch = Field(default_factory=ForEachItemBatch, description="How to cut the items into batches.")
 
     def resolve(self, ctx: FlowableContext) -> FlowableResult:
+        steps = [{"id": self.id + suffix} for suffix, _ in self.type_internal_tasks]
+        if not self.wait:
+            steps = steps[:2]  # nothing to merge: the subflows are not waited for
+        nexts = resolve_sequential(ctx, steps)
+        if nexts:
+            return FlowableResult(next=nexts)
+        return FlowableResult(state=block_state(ctx, steps))
+
+
+def _owner(task_id: str, suffix: str) -> str:
+    return task_id[: -len(suffix)]
+
+
+def _split_outputs(variables: Mapping[str, Any], owner: str) -> dict[str, Any]:
+    """What `<owner>_split` produced (read by `_items` and `_merge`)."""
+    found = (variables.get("outputs") or {}).get(f"{owner}_split")
+    if not isinstance(found, Mapping) or "numberOfBatches" not in found:
+        raise TaskFailed(f"the outputs of '{owner}_split' are missing: it must run first")
+    return dict(found)
+
+
+class ForEachItemSplit(RunnableTask):
+    """ForEachItem's first step: cut the items into batch files."""
+
+    type_name = "tercel.core.ForEachItemSplit"
+    type_aliases = ("io.kestra.plugin.core.flow.ForEachItem$ForEachItemSplit",)
+    type_title = "Split the items of a ForEachItem into batches."
+    type_internal = True
+    model_config = ConfigDict(extra="ignore")  # it gets its ForEachItem's properties
+
+    items: Property[str] = Field(description="The URI of a file of internal storage, one item a line.")
+    batch: ForEachItemBatch = Field(default_factory=ForEachItemBatch, description="How to cut the items into batches.")
+
+    def run(self, ctx: RunContext) -> dict[str, Any]:
+        from ..storage import Split
+
+        uri = ctx.render(self.items)
+        if not isinstance(uri, str) or not uri.startswith(("tercel://", "kestra://")):
+            raise TaskFailed(f"`items` must be the URI of a file of internal storage, got {uri!r}")
+        spec: dict[str, Any] = {"id": "batch", "type": Split.type_name, "from": uri, "separator": self.batch.separator}
+        if self.batch.bytes is not None:
+            spec["bytes"] = self.batch.bytes
+        elif self.batch.partitions is not None:
+            spec["partitions"] = self.batch.partitions
+        else:
+            spec["rows"] = self.batch.rows or 1
+        uris = Split.model_validate(spec).run(ctx).uris
+        splits = ctx.put_file("".join(f"{u}\n" for u in uris).encode("utf-8"), "splits.txt")
+        template = ""
+        if uris:  # Split names its files `batch-<n><ext>` side by side: one template says all
+            folder, name = uris[0].rsplit("/", 1)
+            template = f"{folder}/batch-{{index}}{name[len('batch-0'):]}"
+            if any(u != template.replace("{index}", str(i)) for i, u in enumerate(uris)):
+                raise TaskFailed("internal error: the batch files are not named as expected")
+        ctx.logger.info("%d batch(es) of items from %s", len(uris), uri)
+        return {"splits": splits, "numberOfBatches": len(uris), "batchUriTemplate": template}
+
+
+class ForEachItemExecutable(ForEachItem):
+    """ForEachItem's second step: one subflow execution per batch, counted as they end."""
+
+    type_name = "tercel.core.ForEachItemExecutable"
+    type_aliases = ("io.kestra.plugin.core.flow.ForEachItem$ForEachItemExecutable",)
+    type_title = "Start the subflow executions of a ForEachItem."
+    type_internal = True
+    type_internal_tasks = ()
+    type_examples = ()
+
+    def resolve(self, ctx: FlowableContext) -> FlowableResult:
         run = ctx.task_run
-        done = run.phases_done
         own = dict(run.outputs or {})
-        if "split" not in done:
-            return FlowableResult(work="split")
-        count = int(own.get("numberOfBatches") or 0)
-        if "subflows" not in done:
+        if "subflows" not in run.phases_done:
+            split = _split_outputs(ctx.render("{{ {'outputs': outputs} }}") or {}, _owner(self.id, "_items"))
+            count = int(split["numberOfBatches"])
+            template = str(split.get("batchUriTemplate") or "")
+            folder = template.rsplit("/", 1)[0]
             if count == 0:
-                return FlowableResult(state=State.SUCCESS, outputs={**own, "iterations": {}})
-            template = str(own["batchUriTemplate"])
+                return FlowableResult(state=State.SUCCESS, outputs={"numberOfBatches": 0, "iterations": {}, "uri": split.get("splits")})
             requests = []
             for i in range(1, count + 1):
-                items = template.replace("{index}", str(i - 1))
-                variables = {"taskrun": {"items": items, "iteration": i}}
-                requests.append(self._request(ctx, variables=variables, iteration=i))
-            return FlowableResult(subflows=requests)
+                variables = {"taskrun": {"items": template.replace("{index}", str(i - 1)), "iteration": i}}
+                request = self._request(ctx, variables=variables, iteration=i)
+                outputs_uri = f"{folder}/subflow-outputs-{i}.ion" if self.wait else None
+                requests.append(replace(request, outputs_uri=outputs_uri))
+            return FlowableResult(subflows=requests, outputs={"numberOfBatches": count, "uri": split.get("splits")})
         if not self.wait:
             return FlowableResult(state=State.SUCCESS)
+        count = int(own.get("numberOfBatches") or 0)
         iterations: dict[str, int] = dict(own.get("iterations") or {})
-        ended = sum(n for state, n in iterations.items() if State(state).is_terminated)
-        if ended < count:
+        if sum(n for state, n in iterations.items() if State(state).is_terminated) < count:
             return FlowableResult()
-        if "merge" not in done:
-            return FlowableResult(work="merge")
         failed = sum(n for state, n in iterations.items() if state in _FAILED_LIKE)
         if failed and self.transmit_failed:
             return FlowableResult(state=State.FAILED, error=f"{failed} of {count} subflow executions did not succeed")
@@ -268,47 +357,23 @@ tasks:
         iterations[state] = iterations.get(state, 0) + 1
         return {**outputs, "iterations": iterations}
 
-    # -- work on a worker ------------------------------------------------------------------------
-    def work(self, ctx: RunContext, phase: str) -> dict[str, Any]:
-        if phase == "split":
-            return self._split(ctx)
-        if phase == "merge":
-            return self._merge(ctx)
-        raise TaskFailed(f"ForEachItem has no work phase {phase!r}")
 
-    def _split(self, ctx: RunContext) -> dict[str, Any]:
-        from ..storage import Split
+class ForEachItemMergeOutputs(RunnableTask):
+    """ForEachItem's last step (with `wait`): the subflows' outputs in one Ion file."""
 
-        uri = ctx.render(self.items)
-        if not isinstance(uri, str) or not uri.startswith(("tercel://", "kestra://")):
-            raise TaskFailed(f"`items` must be the URI of a file of internal storage, got {uri!r}")
-        spec: dict[str, Any] = {"id": "batch", "type": Split.type_name, "from": uri, "separator": self.batch.separator}
-        if self.batch.bytes is not None:
-            spec["bytes"] = self.batch.bytes
-        elif self.batch.partitions is not None:
-            spec["partitions"] = self.batch.partitions
-        else:
-            spec["rows"] = self.batch.rows or 1
-        uris = Split.model_validate(spec).run(ctx).uris
-        splits = ctx.put_file("".join(f"{u}\n" for u in uris).encode("utf-8"), "splits.txt")
-        template = ""
-        if uris:  # Split names its files `batch-<n><ext>` next to each other: one template says all
-            folder, name = uris[0].rsplit("/", 1)
-            template = f"{folder}/batch-{{index}}{name[len('batch-0'):]}"
-            if any(u != template.replace("{index}", str(i)) for i, u in enumerate(uris)):
-                raise TaskFailed("internal error: the batch files are not named as expected")
-        ctx.logger.info("%d batch(es) of items from %s", len(uris), uri)
-        return {"numberOfBatches": len(uris), "splits": splits, "batchUriTemplate": template}
+    type_name = "tercel.core.ForEachItemMergeOutputs"
+    type_aliases = ("io.kestra.plugin.core.flow.ForEachItem$ForEachItemMergeOutputs",)
+    type_title = "Merge the outputs of a ForEachItem's subflow executions."
+    type_internal = True
+    model_config = ConfigDict(extra="ignore")  # it gets its ForEachItem's properties
 
-    def _merge(self, ctx: RunContext) -> dict[str, Any]:
-        """The subflows' outputs, one Ion struct per batch in batch order (the engine stored
-        each ended subflow's outputs next to the batch files as `subflow-outputs-<n>.ion`)."""
-        own = ctx.variables.get("outputs", {}).get(ctx.task_id) or {}
-        count = int(own.get("numberOfBatches") or 0)
-        folder = str(own.get("batchUriTemplate") or "").rsplit("/", 1)[0]
+    def run(self, ctx: RunContext) -> dict[str, Any]:
+        split = _split_outputs(ctx.variables, _owner(self.id, "_merge"))
+        count = int(split["numberOfBatches"])
+        folder = str(split.get("batchUriTemplate") or "").rsplit("/", 1)[0]
         path = ctx.working_dir / "subflow-outputs.ion"
 
-        def rows() -> Any:
+        def rows() -> Any:  # one struct per batch whose subflow ended with outputs, in batch order
             for i in range(1, count + 1):
                 uri = f"{folder}/subflow-outputs-{i}.ion"
                 if ctx.file_exists(uri):
