@@ -6,8 +6,6 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-import pytest
-
 
 def _seconds(state: dict[str, Any]) -> float:
     def date(value: Any) -> datetime:

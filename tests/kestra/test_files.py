@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import pytest
-
 
 def test_working_directory_shares_its_files_between_tasks_and_outputs_them(kestra) -> None:
     result = kestra.run("working_directory_files", {"env": "prod"})

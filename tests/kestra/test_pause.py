@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-import pytest
 from tercel.runtime import Runtime
 from tercel_sdk import State
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import pytest
 from tercel.runtime import Runtime
 from tercel_sdk import State
 

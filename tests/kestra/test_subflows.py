@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import io
 
-import pytest
 from tercel.runtime import Runtime
 from tercel_sdk import State, ion
 
