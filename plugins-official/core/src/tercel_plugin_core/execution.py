@@ -479,8 +479,9 @@ tasks:
         propagate = ctx.render(self.propagate_kill)
         target = render_optional(ctx, self.execution_id)
         if target is None or target == ctx.execution_id:
+            # a kill request like any other: this task ends SUCCESS, what else runs is killed
             ctx.logger.info(f"Killing the current execution {ctx.execution_id}")
-            ctx.exit_execution("KILLED")
+            ctx.executions.kill(ctx.execution_id, propagate=propagate)
             return
         target = str(target)
         if ctx.executions.kill(target, propagate=propagate) is False:

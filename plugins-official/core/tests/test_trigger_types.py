@@ -1,0 +1,549 @@
+"""The trigger types (`tercel.core.trigger.*`) and condition types (`tercel.core.condition.*`).
+
+The cron dialect is checked against Kestra's rules and against a brute-force minute-by-minute
+search; dates around daylight-saving changes are pinned. Conditions are evaluated with the real
+expression engine. The end of the file runs the documented example flows through the real
+scheduler (`tercel.scheduler`), with a clock the test drives.
+"""
+
+from __future__ import annotations
+
+import types
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+from pydantic import ValidationError
+from ruamel.yaml import YAML
+from tercel_plugin_core import condition, trigger
+from tercel_plugin_core.condition import CONDITION_TYPES, parse_date
+from tercel_plugin_core.trigger import (
+    CronError,
+    NamespaceFiles,
+    Schedule,
+    ScheduleOnDates,
+    parse_cron,
+)
+from tercel_sdk import NamespaceFile, Property, hookimpl
+from tercel_sdk.manifest import describe_type
+
+UTC_ZONE = ZoneInfo("UTC")
+PARIS = ZoneInfo("Europe/Paris")
+
+
+def utc(*args: int) -> datetime:
+    return datetime(*args, tzinfo=UTC)
+
+
+def schedule(**props: Any) -> Schedule:
+    return Schedule.model_validate({"id": "s", "type": "tercel.core.trigger.Schedule", **props})
+
+
+# ------------------------------------------------------------------------------------- cron
+
+
+@pytest.mark.parametrize(
+    ("cron", "after", "expected"),
+    [
+        ("*/15 * * * *", utc(2030, 1, 7, 8, 7), utc(2030, 1, 7, 8, 15)),
+        ("*/15 * * * *", utc(2030, 1, 7, 8, 15), utc(2030, 1, 7, 8, 30)),  # strictly after
+        ("0 11 * * 1", utc(2030, 1, 7, 11, 0), utc(2030, 1, 14, 11, 0)),
+        ("30 6 * * *", utc(2030, 1, 7, 23, 59, 59), utc(2030, 1, 8, 6, 30)),
+        ("5/20 * * * *", utc(2030, 1, 7, 8, 26), utc(2030, 1, 7, 8, 45)),  # from 5, every 20
+        ("1-10/3 0 * * *", utc(2030, 1, 7, 0, 4), utc(2030, 1, 7, 0, 7)),
+        ("0 0 1 JAN,jul *", utc(2030, 2, 1), utc(2030, 7, 1)),
+        ("0 9 * * MON-FRI", utc(2030, 1, 11, 9, 0), utc(2030, 1, 14, 9, 0)),  # Fri -> Mon
+        ("0 0 * * 7", utc(2030, 1, 7), utc(2030, 1, 13)),  # 7 is Sunday
+        ("0 0 * * 0", utc(2030, 1, 7), utc(2030, 1, 13)),  # and so is 0
+        ("0 0 13 * 5", utc(2030, 1, 7), utc(2030, 1, 11)),  # the 13th OR a Friday, as in Unix cron
+        ("0 0 13 * 5", utc(2030, 1, 12), utc(2030, 1, 13)),
+        ("0 0 29 2 *", utc(2030, 1, 1), utc(2032, 2, 29)),
+        ("@hourly", utc(2030, 1, 7, 8, 0), utc(2030, 1, 7, 9, 0)),
+        ("@daily", utc(2030, 1, 7, 8, 0), utc(2030, 1, 8)),
+        ("@midnight", utc(2030, 1, 7, 8, 0), utc(2030, 1, 8)),
+        ("@weekly", utc(2030, 1, 7, 8, 0), utc(2030, 1, 13)),
+        ("@monthly", utc(2030, 1, 7, 8, 0), utc(2030, 2, 1)),
+        ("@yearly", utc(2030, 1, 7, 8, 0), utc(2031, 1, 1)),
+        ("@annually", utc(2030, 1, 7, 8, 0), utc(2031, 1, 1)),
+    ],
+)
+def test_cron_next_dates(cron: str, after: datetime, expected: datetime) -> None:
+    assert parse_cron(cron).next_after(after, UTC_ZONE) == expected
+    assert schedule(cron=cron).next_date(after) == expected
+
+
+def test_six_fields_with_seconds() -> None:
+    s = schedule(cron="*/10 * * * * *", withSeconds=True)
+    assert s.next_date(utc(2030, 1, 7, 8, 0, 4)) == utc(2030, 1, 7, 8, 0, 10)
+    assert s.next_date(utc(2030, 1, 7, 8, 0, 50)) == utc(2030, 1, 7, 8, 1, 0)
+    assert s.previous_date(utc(2030, 1, 7, 8, 0, 10)) == utc(2030, 1, 7, 8, 0, 0)
+    assert schedule(cron="@hourly", withSeconds=True).next_date(utc(2030, 1, 7, 8, 0, 1)) == utc(2030, 1, 7, 9)
+    assert schedule(cron="30 15 10 * * *", withSeconds=True).next_date(utc(2030, 1, 7)) == utc(2030, 1, 7, 10, 15, 30)
+
+
+@pytest.mark.parametrize(
+    ("cron", "with_seconds", "message"),
+    [
+        ("", False, "empty"),
+        ("* * *", False, "3 fields, 5 expected"),
+        ("0 * * * * *", False, "6 fields need `withSeconds: true`"),
+        ("* * * * *", True, "5 fields, 6 expected"),
+        ("60 * * * *", False, "minute 60 is out of range 0-59"),
+        ("* 24 * * *", False, "hour 24 is out of range 0-23"),
+        ("* * 0 * *", False, "day of month 0 is out of range 1-31"),
+        ("* * * 13 *", False, "month 13 is out of range 1-12"),
+        ("* * * * 8", False, "day of week 8 is out of range 0-7"),
+        ("* * * * MON#2", False, "invalid day of week 'MON#2'"),
+        ("* * L * *", False, "invalid day of month 'L'"),
+        ("* * ? * *", False, "invalid day of month '?'"),
+        ("*/0 * * * *", False, "invalid step '0'"),
+        ("10-5 * * * *", False, "goes backwards"),
+        ("1,,2 * * * *", False, "empty item"),
+        ("@every_minute", False, "unknown cron nickname"),
+    ],
+)
+def test_cron_errors_say_what_is_wrong(cron: str, with_seconds: bool, message: str) -> None:
+    with pytest.raises(CronError, match=message.replace("?", r"\?").replace("(", r"\(")):
+        parse_cron(cron, with_seconds)
+    with pytest.raises(ValidationError, match="cron|empty"):
+        schedule(cron=cron, withSeconds=with_seconds)
+
+
+def _brute(cron: str, start: datetime, minutes: int) -> list[datetime]:
+    c = parse_cron(cron)
+    out = []
+    t = start
+    for _ in range(minutes):
+        t += timedelta(minutes=1)
+        if (
+            t.minute in c.minutes and t.hour in c.hours and t.month in c.months and c._day_matches(t.date())
+        ):
+            out.append(t)
+    return out
+
+
+@pytest.mark.parametrize(
+    "cron",
+    ["*/7 * * * *", "0 */5 * * *", "13 2,14 * * 1-5", "0 0 1,15 * 3", "*/20 8-10 * JAN,FEB SAT,SUN", "59 23 31 * *"],
+)
+def test_next_and_previous_agree_with_a_minute_by_minute_search(cron: str) -> None:
+    start = utc(2030, 1, 1)
+    expected = _brute(cron, start, 60 * 24 * 40)
+    c = parse_cron(cron)
+    found = list(c.dates(start, UTC_ZONE))[: len(expected)] if expected else []
+    assert found == expected
+    for a, b in zip(expected, expected[1:], strict=False):
+        assert c.previous_before(b, UTC_ZONE) == a
+
+
+def test_daylight_saving_changes() -> None:
+    s = schedule(cron="30 2 * * *", timezone="Europe/Paris")
+    # 2030-03-31: 02:00 jumps to 03:00, 02:30 does not exist: it fires at 03:30, once
+    spring = s.next_date(datetime(2030, 3, 30, 12, tzinfo=PARIS))
+    assert spring == datetime(2030, 3, 31, 3, 30, tzinfo=PARIS) and spring.utcoffset() == timedelta(hours=2)
+    assert s.next_date(spring) == datetime(2030, 4, 1, 2, 30, tzinfo=PARIS)
+    # 2030-10-27: 03:00 goes back to 02:00, 02:30 happens twice: it fires once, the first time
+    autumn = s.next_date(datetime(2030, 10, 26, 12, tzinfo=PARIS))
+    assert autumn.utcoffset() == timedelta(hours=2) and autumn.hour == 2 and autumn.minute == 30
+    following = s.next_date(autumn)
+    assert following.date() == date(2030, 10, 28)
+    # an hourly schedule keeps one run per wall-clock hour across both changes
+    hourly = schedule(cron="0 * * * *", timezone="Europe/Paris")
+    runs = list(parse_cron("0 * * * *").dates(datetime(2030, 3, 31, 0, 30, tzinfo=PARIS), PARIS))[:4]
+    assert [r.hour for r in runs] == [1, 3, 4, 5]
+    assert hourly.previous_date(datetime(2030, 3, 31, 3, 0, tzinfo=PARIS)) == datetime(2030, 3, 31, 1, 0, tzinfo=PARIS)
+
+
+def test_a_schedule_without_a_date_in_ten_years_ends() -> None:
+    assert parse_cron("0 0 31 2 *").next_after(utc(2030, 1, 1), UTC_ZONE) is None
+    assert parse_cron("0 0 31 2 *").previous_before(utc(2030, 1, 1), UTC_ZONE) is None
+
+
+# -------------------------------------------------------------------------------- Schedule
+
+
+def test_schedule_event_gives_date_next_previous_in_its_timezone_and_its_inputs_and_labels() -> None:
+    s = schedule(
+        cron="0 9 * * *", timezone="America/New_York",
+        inputs={"day": "{{ trigger.date }}"}, labels=[{"key": "kind", "value": "daily"}],
+    )
+    when = s.next_date(utc(2030, 1, 7))
+    assert when == datetime(2030, 1, 7, 9, tzinfo=ZoneInfo("America/New_York"))
+    event = s.event(when.astimezone(UTC))
+    assert event.variables == {
+        "date": when,
+        "next": datetime(2030, 1, 8, 9, tzinfo=ZoneInfo("America/New_York")),
+        "previous": datetime(2030, 1, 6, 9, tzinfo=ZoneInfo("America/New_York")),
+    }
+    assert event.variables["date"].utcoffset() == timedelta(hours=-5)
+    assert event.inputs == {"day": "{{ trigger.date }}"} and event.labels == {"kind": "daily"}
+    assert event.scheduled_date == when
+
+
+def test_schedule_properties_are_checked() -> None:
+    with pytest.raises(ValidationError, match="unknown time zone 'Mars/Olympus'"):
+        schedule(cron="@daily", timezone="Mars/Olympus")
+    with pytest.raises(ValidationError, match="recoverMissedSchedules"):
+        schedule(cron="@daily", recoverMissedSchedules="SOME")
+    with pytest.raises(ValidationError, match="backfill `end` is before `start`"):
+        schedule(cron="@daily", backfill={"start": "2030-01-02T00:00:00Z", "end": "2030-01-01T00:00:00Z"})
+    s = schedule(cron="@daily", lateMaximumDelay="PT5M", stopAfter=["FAILED"], recoverMissedSchedules="LAST")
+    assert s.late_maximum_delay == timedelta(minutes=5) and s.stop_after == ["FAILED"]
+    assert s.timezone == "Etc/UTC"
+
+
+def test_a_backfill_window_reads_dates_without_offset_in_the_timezone() -> None:
+    s = schedule(cron="@daily", timezone="Europe/Paris", backfill={"start": "2030-01-01T00:00:00", "labels": {"why": "replay"}})
+    now = utc(2030, 1, 5, 12)
+    start, end = s.backfill_window(now)
+    assert start == datetime(2030, 1, 1, tzinfo=PARIS) and end == now
+    assert s.backfill is not None and s.backfill.label_map() == {"why": "replay"}
+    assert schedule(cron="@daily").backfill_window(now) is None
+
+
+def test_schedule_on_dates() -> None:
+    s = ScheduleOnDates.model_validate({
+        "id": "d", "type": "io.kestra.plugin.core.trigger.ScheduleOnDates", "timezone": "Europe/Paris",
+        "dates": ["2030-06-30T18:00:00+02:00", "2030-03-31T18:00:00", "2030-06-30T16:00:00Z"],
+    })
+    assert s.next_date(utc(2030, 1, 1)) == datetime(2030, 3, 31, 18, tzinfo=PARIS)
+    assert s.next_date(datetime(2030, 3, 31, 18, tzinfo=PARIS)) == utc(2030, 6, 30, 16)  # the same instant, once
+    assert s.next_date(utc(2030, 6, 30, 16)) is None
+    assert s.previous_date(utc(2030, 6, 30, 16)) == datetime(2030, 3, 31, 18, tzinfo=PARIS)
+    assert s.event(utc(2030, 6, 30, 16)).variables == {"date": datetime(2030, 6, 30, 18, tzinfo=PARIS)}
+    with pytest.raises(ValidationError, match="at least 1"):
+        ScheduleOnDates.model_validate({"id": "d", "type": "x", "dates": []})
+
+
+# --------------------------------------------------------------------------- NamespaceFiles
+
+
+@dataclass
+class FakeFiles:
+    """In-memory namespace files (the `NamespaceFilesAccess` protocol)."""
+
+    files: dict[str, bytes] = field(default_factory=dict)
+
+    def list(self, prefix: str = "", *, namespace: str | None = None) -> list[NamespaceFile]:
+        return [
+            NamespaceFile(path=p, size=len(d), uri=f"tercel:///ns/_files/{p}")
+            for p, d in sorted(self.files.items()) if p.startswith(prefix)
+        ]
+
+    def read(self, path: str, *, namespace: str | None = None) -> bytes:
+        return self.files[path]
+
+    def write(self, path: str, data: bytes, *, namespace: str | None = None, overwrite: bool = True) -> NamespaceFile:
+        self.files[path] = data
+        return NamespaceFile(path=path, size=len(data), uri=f"tercel:///ns/_files/{path}")
+
+    def delete(self, path: str, *, namespace: str | None = None) -> bool:
+        return self.files.pop(path, None) is not None
+
+
+class FakeTriggerContext:
+    def __init__(self, files: FakeFiles) -> None:
+        self.namespace_files = files
+        self.memory: dict[str, Any] = {}
+        self.stored: dict[str, bytes] = {}
+        self.logger = types.SimpleNamespace(info=lambda *a: None, warning=lambda *a: None)
+
+    def render(self, value: Any) -> Any:
+        return value.coerce(value.raw) if isinstance(value, Property) else value
+
+    def put_file(self, data: bytes, name: str) -> str:
+        uri = f"tercel:///internal/{len(self.stored)}/{name}"
+        self.stored[uri] = data
+        return uri
+
+
+def watcher(**props: Any) -> NamespaceFiles:
+    return NamespaceFiles.model_validate({"id": "w", "type": "tercel.core.trigger.NamespaceFiles", **props})
+
+
+def test_namespace_files_fires_for_new_and_changed_files_only() -> None:
+    files = FakeFiles({"inbox/a.csv": b"1", "inbox/b.txt": b"2", "other/c.csv": b"3"})
+    ctx = FakeTriggerContext(files)
+    w = watcher(**{"from": "inbox", "regExp": r".*\.csv", "interval": "PT30S"})
+    assert w.interval == timedelta(seconds=30)
+    event = w.evaluate(ctx)
+    assert event is not None
+    assert event.variables == {"files": [{"path": "inbox/a.csv", "name": "a.csv", "size": 1, "uri": "tercel:///ns/_files/inbox/a.csv"}]}
+    assert w.evaluate(ctx) is None  # nothing new
+    files.files["inbox/a.csv"] = b"12"  # changed
+    files.files["inbox/d.csv"] = b"4"
+    event = w.evaluate(ctx)
+    assert event is not None and [f["path"] for f in event.variables["files"]] == ["inbox/a.csv", "inbox/d.csv"]
+    del files.files["inbox/a.csv"]
+    assert w.evaluate(ctx) is None
+    files.files["inbox/a.csv"] = b"12"  # came back: new again
+    assert w.evaluate(ctx) is not None
+    assert files.files.keys() == {"inbox/a.csv", "inbox/b.txt", "inbox/d.csv", "other/c.csv"}  # NONE leaves them
+
+
+def test_namespace_files_hands_at_most_max_files_to_one_execution() -> None:
+    files = FakeFiles({f"f{i}.csv": b"x" for i in range(5)})
+    ctx = FakeTriggerContext(files)
+    w = watcher(maxFiles=2)
+    batches = []
+    while (event := w.evaluate(ctx)) is not None:
+        batches.append([f["path"] for f in event.variables["files"]])
+    assert batches == [["f0.csv", "f1.csv"], ["f2.csv", "f3.csv"], ["f4.csv"]]
+
+
+def test_namespace_files_move_and_delete() -> None:
+    files = FakeFiles({"inbox/a.csv": b"hello", "inbox/sub/b.csv": b"world"})
+    ctx = FakeTriggerContext(files)
+    event = watcher(**{"from": "inbox", "action": "MOVE", "moveDirectory": "inbox/done"}).evaluate(ctx)
+    assert event is not None
+    assert [(f["path"], f["uri"]) for f in event.variables["files"]] == [
+        ("inbox/done/a.csv", "tercel:///ns/_files/inbox/done/a.csv"),
+        ("inbox/done/sub/b.csv", "tercel:///ns/_files/inbox/done/sub/b.csv"),
+    ]
+    assert set(files.files) == {"inbox/done/a.csv", "inbox/done/sub/b.csv"}
+    assert watcher(**{"from": "inbox", "action": "MOVE", "moveDirectory": "inbox/done"}).evaluate(ctx) is None  # not picked up again
+    files.files["drop/c.csv"] = b"!"
+    event = watcher(**{"from": "drop", "action": "DELETE"}).evaluate(ctx)
+    assert event is not None
+    [picked] = event.variables["files"]
+    assert "drop/c.csv" not in files.files and ctx.stored[picked["uri"]] == b"!"
+    with pytest.raises(ValidationError, match="needs a `moveDirectory`"):
+        watcher(action="MOVE")
+
+
+# ------------------------------------------------------------------------------ conditions
+
+_CONDITIONS = {name: cls for cls in CONDITION_TYPES for name in cls.all_names()}
+
+
+class Ctx:
+    """A condition context over the real expression engine."""
+
+    def __init__(self, variables: Mapping[str, Any]) -> None:
+        from tercel.expressions import ExpressionEngine
+
+        self.variables = variables
+        self._engine = ExpressionEngine()
+
+    def render(self, value: Any) -> Any:
+        if isinstance(value, Property):
+            return value.coerce(self._engine.render_value(value.raw, self.variables))
+        return self._engine.render_value(value, self.variables)
+
+    def test(self, definition: Mapping[str, Any]) -> bool:
+        return check(definition, self.variables)
+
+
+def check(definition: Mapping[str, Any], variables: Mapping[str, Any]) -> bool:
+    cls = _CONDITIONS[definition["type"]]
+    return cls.model_validate(dict(definition)).test(Ctx(variables))
+
+
+def on(when: datetime) -> dict[str, Any]:
+    return {"trigger": {"date": when}}
+
+
+@pytest.mark.parametrize(
+    ("day", "holds"),
+    [(datetime(2030, 1, 7, 11, tzinfo=PARIS), True), (datetime(2030, 1, 8, 11, tzinfo=PARIS), False)],
+)
+def test_day_week(day: datetime, holds: bool) -> None:
+    assert check({"type": "io.kestra.plugin.core.condition.DayWeek", "dayOfWeek": "MONDAY"}, on(day)) is holds
+    assert check({"type": "io.kestra.core.models.conditions.types.DayWeekCondition", "dayOfWeek": "MONDAY"}, on(day)) is holds
+
+
+def test_day_week_reads_the_local_date_of_the_trigger_date() -> None:
+    # 2030-01-07 23:30 UTC is already Tuesday in Paris: the trigger's timezone decides
+    assert check({"type": "tercel.core.condition.DayWeek", "dayOfWeek": "TUESDAY"}, on(datetime(2030, 1, 8, 0, 30, tzinfo=PARIS)))
+    assert check({"type": "tercel.core.condition.DayWeek", "dayOfWeek": "MONDAY", "date": "2030-01-07"}, {})
+
+
+@pytest.mark.parametrize(
+    ("which", "day_of_week", "dates"),
+    [
+        ("FIRST", "MONDAY", [date(2030, 1, 7), date(2030, 2, 4), date(2030, 4, 1)]),
+        ("SECOND", "MONDAY", [date(2030, 1, 14)]),
+        ("THIRD", "FRIDAY", [date(2030, 1, 18)]),
+        ("FOURTH", "SUNDAY", [date(2030, 1, 27)]),
+        ("LAST", "MONDAY", [date(2030, 1, 28), date(2030, 2, 25), date(2030, 12, 30)]),
+        ("LAST", "FRIDAY", [date(2030, 5, 31)]),
+    ],
+)
+def test_day_week_in_month(which: str, day_of_week: str, dates: list[date]) -> None:
+    spec = {"type": "io.kestra.plugin.core.condition.DayWeekInMonth", "dayOfWeek": day_of_week, "dayInMonth": which}
+    matching = {
+        d for d in (date(2030, 1, 1) + timedelta(days=i) for i in range(365))
+        if check(spec, on(datetime(d.year, d.month, d.day, 11, tzinfo=UTC)))
+    }
+    assert set(dates) <= matching
+    assert len(matching) == 12  # one per month
+
+
+def test_weekend() -> None:
+    spec = {"type": "io.kestra.plugin.core.condition.Weekend"}
+    assert [check(spec, on(utc(2030, 1, d, 12))) for d in range(7, 14)] == [False] * 5 + [True, True]
+
+
+def test_time_between_is_exclusive_and_compares_instants_of_the_day() -> None:
+    spec = {"type": "io.kestra.plugin.core.condition.TimeBetween", "after": "16:00:00+02:00", "before": "20:00:00+02:00"}
+    assert check(spec, on(datetime(2030, 6, 3, 18, tzinfo=PARIS)))  # 18:00+02:00
+    assert not check(spec, on(datetime(2030, 6, 3, 16, tzinfo=PARIS)))  # equal: not after
+    assert check(spec, on(utc(2030, 6, 3, 14, 30)))  # 14:30Z is 16:30+02:00
+    assert not check(spec, on(utc(2030, 6, 3, 18, 30)))
+    only_after = {"type": "tercel.core.condition.TimeBetween", "after": "08:00:00"}  # no offset: the date's own
+    assert check(only_after, on(datetime(2030, 1, 7, 9, tzinfo=PARIS)))
+    assert not check(only_after, on(datetime(2030, 1, 7, 7, tzinfo=PARIS)))
+    with pytest.raises(ValidationError, match="give `after`, `before` or both"):
+        check({"type": "tercel.core.condition.TimeBetween"}, {})
+
+
+def test_date_time_between_is_inclusive() -> None:
+    spec = {"type": "io.kestra.plugin.core.condition.DateTimeBetween", "after": "2030-01-01T00:00:00Z", "before": "2030-12-31T23:59:59Z"}
+    assert check(spec, on(utc(2030, 1, 1)))
+    assert check(spec, on(utc(2030, 12, 31, 23, 59, 59)))
+    assert not check(spec, on(utc(2031, 1, 1)))
+    assert not check(spec, on(utc(2029, 12, 31, 23, 59, 59)))
+    assert check({"type": "tercel.core.condition.DateTimeBetween", "after": "{{ vars.since }}"}, {**on(utc(2030, 5, 1)), "vars": {"since": "2030-04-01T00:00:00+02:00"}})
+
+
+@pytest.mark.parametrize(
+    ("expression", "holds"),
+    [("{{ 1 < 2 }}", True), ("{{ 1 > 2 }}", False), ("   ", False), ("false", False), ("no", True), ("{{ trigger.date | date('HH') == '09' }}", True)],
+)
+def test_expression(expression: str, holds: bool) -> None:
+    assert check({"type": "io.kestra.plugin.core.condition.Expression", "expression": expression}, on(utc(2030, 1, 7, 9))) is holds
+
+
+def test_not_and_or_nest() -> None:
+    not_sunday = {"type": "io.kestra.plugin.core.condition.Not", "conditions": [
+        {"type": "io.kestra.plugin.core.condition.DayWeek", "dayOfWeek": "SUNDAY"},
+    ]}
+    monday_or_weekend = {"type": "io.kestra.plugin.core.condition.Or", "conditions": [
+        {"type": "io.kestra.plugin.core.condition.DayWeek", "dayOfWeek": "MONDAY"},
+        {"type": "io.kestra.plugin.core.condition.Weekend"},
+    ]}
+    week = [utc(2030, 1, d, 11) for d in range(7, 14)]  # Monday to Sunday
+    assert [check(not_sunday, on(d)) for d in week] == [True] * 6 + [False]
+    assert [check(monday_or_weekend, on(d)) for d in week] == [True, False, False, False, False, True, True]
+    with pytest.raises(ValidationError, match="at least 1"):
+        check({"type": "io.kestra.plugin.core.condition.Or", "conditions": []}, {})
+
+
+def test_dates_are_parsed_like_kestra() -> None:
+    assert parse_date("2030-01-07T10:00:00+02:00[Europe/Paris]") == datetime(2030, 1, 7, 8, tzinfo=UTC)
+    assert parse_date("2030-01-07T10:00:00Z") == utc(2030, 1, 7, 10)
+    assert parse_date("2030-01-07") == utc(2030, 1, 7)
+    with pytest.raises(ValueError, match="is not an ISO 8601 date"):
+        parse_date("yesterday")
+    with pytest.raises(ValueError, match="empty"):
+        parse_date("")
+
+
+def test_every_condition_is_a_schedule_condition_with_kestra_aliases() -> None:
+    for cls in CONDITION_TYPES:
+        assert cls.schedule_condition
+        assert cls.type_name.startswith("tercel.core.condition.")
+        assert any(a.startswith("io.kestra.plugin.core.condition.") for a in cls.type_aliases)
+    assert issubclass(condition.Expression, condition.Condition)
+
+
+# ----------------------------------------------------------------------------- manifests, docs
+
+TRIGGER_TYPES = (trigger.Schedule, trigger.ScheduleOnDates, trigger.NamespaceFiles)
+
+
+@pytest.mark.parametrize("cls", [*TRIGGER_TYPES, *CONDITION_TYPES], ids=lambda c: c.type_name)
+def test_every_type_describes_itself_with_a_full_example_flow(cls: type) -> None:
+    entry = describe_type(cls)
+    assert entry["kind"] == ("trigger" if cls in TRIGGER_TYPES else "condition")
+    assert entry["title"] and entry["description"] and entry["examples"]
+    yaml = YAML(typ="safe")
+    for example in entry["examples"]:
+        assert example["full"]
+        flow = yaml.load(example["code"])
+        assert {"id", "namespace", "tasks", "triggers"} <= set(flow)
+        written = [t["type"] for t in flow["triggers"]] + [c["type"] for t in flow["triggers"] for c in t.get("conditions", ())]
+        assert set(written) & set(cls.all_names()), f"the example of {cls.type_name} does not use it"
+
+
+def test_kestra_names() -> None:
+    assert trigger.Schedule.type_aliases == (
+        "io.kestra.plugin.core.trigger.Schedule", "io.kestra.core.models.triggers.types.Schedule",
+    )
+    assert trigger.ScheduleOnDates.type_aliases == ("io.kestra.plugin.core.trigger.ScheduleOnDates",)
+
+
+# ------------------------------------------------------------------ the examples, scheduled for real
+
+
+def _plugins() -> Any:
+    """The installed plugins, with these types known even before the plugin registers them."""
+    from tercel.plugins import PluginInfo, PluginManager
+
+    plugins = PluginManager().discover()
+    missing = [cls for cls in TRIGGER_TYPES if cls.type_name not in plugins.types]
+    if missing:
+        module = types.ModuleType("tercel_trigger_types_test")
+
+        @hookimpl
+        def tercel_trigger_types() -> list[type]:
+            return list(missing)
+
+        module.tercel_trigger_types = tercel_trigger_types  # type: ignore[attr-defined]
+        plugins.add_module(module, distribution="tercel-trigger-types-test", version="0")
+    conditions = [cls for cls in CONDITION_TYPES if cls.type_name not in plugins.types]
+    if conditions:
+        info = PluginInfo("tercel-condition-types-test", "0", "tercel_plugin_core.condition",
+                          {"types": [describe_type(c) for c in conditions]})
+        plugins.plugins[info.distribution] = info
+        plugins._register_types(info)
+    return plugins
+
+
+async def test_the_documented_examples_run_on_their_schedule(tmp_path: Path) -> None:
+    from tercel.runtime import Runtime
+    from tercel.scheduler import Scheduler
+    from tercel.settings import Settings
+
+    clock = types.SimpleNamespace(now=utc(2030, 1, 7, 8, 50))  # a Monday morning
+    fired: dict[str, list[datetime]] = {}
+    async with Runtime(Settings(home=tmp_path), plugins=_plugins()) as rt:
+        scheduler = Scheduler(rt, clock=lambda: clock.now)
+
+        async def run_until(until: datetime) -> None:
+            """Tick, let what was created end, jump to the next due date, … until `until`."""
+            while True:
+                created = await scheduler.tick()
+                for ex in created:
+                    done = await rt.wait(ex.id, timeout=30)
+                    assert done.state.current.value in ("SUCCESS", "WARNING"), (done.flow_id, done.error)
+                    fired.setdefault(done.flow_id, []).append(done.trigger["date"])
+                if created:
+                    continue
+                due = [s.next_date for s in scheduler.triggers() if s.next_date is not None and not s.disabled]
+                if clock.now >= until or not due:
+                    return
+                clock.now = min(until, max(clock.now, min(due)))
+
+        for cls in (trigger.Schedule, trigger.ScheduleOnDates, trigger.NamespaceFiles):
+            for example in cls.type_examples:
+                if "withSeconds" not in example.code:
+                    rt.deploy_flow(example.code)
+        await run_until(utc(2030, 1, 7, 14, 0, 5))
+        for example in trigger.Schedule.type_examples:
+            if "withSeconds" in example.code:
+                rt.deploy_flow(example.code)
+        scheduler.flows_changed()
+        await run_until(utc(2030, 1, 7, 14, 1, 0))
+    # the monthly report: its 2024 backfill (the first Monday of each month), then 2030's
+    monthly = fired["monthly_report"]
+    assert [d.date() for d in monthly[:3]] == [date(2024, 1, 1), date(2024, 2, 5), date(2024, 3, 4)]
+    assert len(monthly) == 13 and monthly[-1] == utc(2030, 1, 7, 11)
+    assert fired["business_critical_flow"] == [datetime(2030, 1, 7, 9, tzinfo=ZoneInfo("America/New_York"))]
+    assert fired["scheduled_flow"] == [utc(2030, 1, 7, 9) + timedelta(minutes=15 * i) for i in range(21)]
+    assert fired["heartbeat"] == [utc(2030, 1, 7, 14, 0, 10) + timedelta(seconds=10 * i) for i in range(6)]
+    assert "quarter_closing" not in fired and "process_uploads" not in fired  # 2026 is past; no files
