@@ -18,7 +18,18 @@ from ._auth import AuthMiddleware, Credentials
 from ._config import ConfigError, ServerConfig
 from ._errors import exception_handlers
 from ._flows_dir import FlowsFolder
-from .controllers import ExecutionsController, FlowsController, LogsController, SystemController
+from .controllers import (
+    ExecutionFilesController,
+    ExecutionsController,
+    FlowGraphController,
+    FlowsController,
+    KVController,
+    LogsController,
+    MetricsController,
+    NamespaceFilesController,
+    PluginsController,
+    SystemController,
+)
 
 __all__ = ["create_app"]
 
@@ -71,7 +82,11 @@ def create_app(config: ServerConfig, *, runtime: Runtime | None = None) -> Lites
 
     auth = type("ServerAuth", (AuthMiddleware,), {"credentials": credentials})
     return Litestar(
-        route_handlers=[FlowsController, ExecutionsController, LogsController, SystemController],
+        route_handlers=[
+            FlowsController, ExecutionsController, LogsController, SystemController,
+            KVController, NamespaceFilesController, PluginsController, FlowGraphController,
+            ExecutionFilesController, MetricsController,
+        ],
         dependencies={"runtime": Provide(provide_runtime, sync_to_thread=False)},
         middleware=[DefineMiddleware(auth, exclude=[*PUBLIC_PATHS, "^/api/v1/openapi"])],
         exception_handlers=exception_handlers,

@@ -88,7 +88,13 @@ def to_json_ready(value: Any) -> Any:
     if isinstance(value, timedelta):
         return format_duration(value)
     if isinstance(value, Decimal):
-        return int(value) if value == value.to_integral_value() and value.as_tuple().exponent >= 0 else float(value)
+        if not value.is_finite():
+            return str(value)
+        exponent = value.as_tuple().exponent
+        if isinstance(exponent, int) and 0 <= exponent and value.adjusted() < 300:
+            return int(value)
+        number = float(value)
+        return number if abs(number) != float("inf") else str(value)  # beyond a float: exact text
     if isinstance(value, bytes):
         return base64.b64encode(value).decode("ascii")
     return value

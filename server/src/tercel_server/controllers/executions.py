@@ -88,7 +88,7 @@ class ExecutionsController(Controller):
         flow_id: FromPath[str],
         wait: FromQuery[bool] = False,
         labels: FromQuery[list[str] | None] = None,
-        revision: Annotated[int | None, QueryParameter(ge=1)] = None,
+        revision: Annotated[int | None, QueryParameter(ge=1, le=2**31 - 1)] = None,
     ) -> dict[str, Any]:
         flow = runtime.get_flow(namespace, flow_id, revision)
         if flow is None:
@@ -158,7 +158,7 @@ class ExecutionsController(Controller):
         runtime: NamedDependency[Runtime],
         execution_id: FromPath[str],
         task_run_id: Annotated[str | None, QueryParameter(name="taskRunId")] = None,
-        revision: Annotated[int | None, QueryParameter(ge=1)] = None,
+        revision: Annotated[int | None, QueryParameter(ge=1, le=2**31 - 1)] = None,
     ) -> dict[str, Any]:
         _execution(runtime, execution_id)
         return execution_json(runtime.replay_execution(execution_id, task_run_id, revision=revision))

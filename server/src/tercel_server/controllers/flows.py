@@ -98,7 +98,7 @@ class FlowsController(Controller):
         namespace: FromPath[str],
         flow_id: FromPath[str],
         source: FromQuery[bool] = False,
-        revision: Annotated[int | None, QueryParameter(ge=1)] = None,
+        revision: Annotated[int | None, QueryParameter(ge=1, le=2**31 - 1)] = None,
     ) -> Any:
         flow = runtime.get_flow(namespace, flow_id, revision)
         if flow is None:
