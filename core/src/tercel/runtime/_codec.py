@@ -91,7 +91,7 @@ def to_json_ready(value: Any) -> Any:
         if not value.is_finite():
             return str(value)
         exponent = value.as_tuple().exponent
-        if isinstance(exponent, int) and 0 <= exponent and value.adjusted() < 300:
+        if isinstance(exponent, int) and exponent >= 0 and value.adjusted() < 300:
             return int(value)
         number = float(value)
         return number if abs(number) != float("inf") else str(value)  # beyond a float: exact text
