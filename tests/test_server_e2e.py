@@ -179,3 +179,24 @@ def test_flows_dir_watch_keeps_the_server_in_sync(tmp_path: Path) -> None:
         eventually(None)
     finally:
         server.stop()
+
+
+def test_a_scheduled_flow_runs_in_the_server(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    flows = tmp_path / "flows"
+    flows.mkdir()
+    (flows / "tick.yaml").write_text(
+        "id: tick\nnamespace: sched\ntasks:\n  - id: r\n    type: tercel.core.Return\n    format: \"{{ trigger.date }}\"\n"
+        "triggers:\n  - id: every_second\n    type: io.kestra.plugin.core.trigger.Schedule\n    cron: \"* * * * * *\"\n    withSeconds: true\n"
+    )
+    server = Server(home, {"TERCEL_BASIC_AUTH_USERNAME": "ops", "TERCEL_BASIC_AUTH_PASSWORD": "pw"}, args=("--flows-dir", str(flows)))
+    try:
+        deadline = time.monotonic() + 20
+        found: list[dict] = []  # type: ignore[type-arg]
+        while time.monotonic() < deadline and len(found) < 2:
+            found = httpx.get(f"{server.url}/api/v1/executions/search?namespace=sched&state=SUCCESS", auth=("ops", "pw")).json()["results"]
+            time.sleep(0.3)
+        assert len(found) >= 2, server.output.read_text()
+        assert all(ex["trigger"]["date"] for ex in found)
+    finally:
+        server.stop()

@@ -311,7 +311,7 @@ def test_a_type_without_a_json_schema_is_a_manifest_error() -> None:
 def test_the_core_plugin_by_module_name() -> None:
     manifest = generate_manifest("tercel_plugin_core.plugin")
     assert manifest["module"] == "tercel_plugin_core.plugin"
-    assert manifest["hooks"] == ["tercel_task_types"]
+    assert manifest["hooks"] == ["tercel_condition_types", "tercel_task_types", "tercel_trigger_types"]
     by_type = {t["type"]: t for t in manifest["types"]}
     assert "io.kestra.plugin.core.log.Log" in by_type["tercel.core.Log"]["aliases"]
     assert by_type["tercel.core.Parallel"]["flowable"] is True

@@ -6,6 +6,7 @@ entry-point module with `@hookimpl def tercel_task_types(): return [MyTask]`. Se
 `docs/writing-plugins.md` for the guide.
 """
 
+from ._condition import Condition, ConditionContext
 from ._context import KVAccess, RunContext, TaskLogger
 from ._docs import Example, MetricDoc
 from ._duration import Duration, format_duration, parse_duration
@@ -64,6 +65,8 @@ __version__ = "0.1.0"
 
 __all__ = [
     "INHERIT",
+    "Condition",
+    "ConditionContext",
     "ConstantRetry",
     "Duration",
     "Example",

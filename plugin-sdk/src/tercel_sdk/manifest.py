@@ -38,7 +38,7 @@ __all__ = [
 
 MANIFEST_FILENAME = "tercel-manifest.json"
 MANIFEST_VERSION = 1
-TYPE_HOOKS = {"tercel_task_types": "task", "tercel_trigger_types": "trigger"}
+TYPE_HOOKS = {"tercel_task_types": "task", "tercel_trigger_types": "trigger", "tercel_condition_types": "condition"}
 _TYPE_NAME = re.compile(r"^[A-Za-z_][\w]*(\.[A-Za-z_][\w]*)+$")
 
 
@@ -164,8 +164,8 @@ def generate_manifest(
             if not (isinstance(cls, type) and issubclass(cls, PluginType)):
                 raise ManifestError(f"{module.__name__}.{hook} returned {cls!r}, not a plugin type class")
             entry = describe_type(cls)
-            if kind == "trigger" and entry["kind"] != "trigger":
-                raise ManifestError(f"{cls.type_name} is returned by {hook} but is not a Trigger")
+            if kind in ("trigger", "condition") and entry["kind"] != kind:
+                raise ManifestError(f"{cls.type_name} is returned by {hook} but is not a {kind.capitalize()}")
             for name in (entry["type"], *entry["aliases"]):
                 if name in seen:
                     raise ManifestError(f"type name {name!r} is declared twice ({seen[name]} and {entry['class']})")

@@ -176,3 +176,23 @@ def test_wheel_ships_the_manifest(tmp_path):
     names = zipfile.ZipFile(wheel).namelist()
     assert f"tercel_plugin_core/{MANIFEST_FILENAME}" in names
     assert "tercel_plugin_core/plugin.py" in names
+
+
+def _trigger_and_condition_types() -> list[type]:
+    from tercel_plugin_core.plugin import tercel_condition_types, tercel_trigger_types
+
+    return [*tercel_trigger_types(), *tercel_condition_types()]
+
+
+@pytest.mark.parametrize("cls", _trigger_and_condition_types(), ids=lambda c: c.type_name)
+def test_trigger_and_condition_types_are_named_and_documented(cls, plugins):
+    group = cls.__module__.split(".")[1]
+    assert group in ("trigger", "condition")
+    assert cls.type_name == f"tercel.core.{group}.{cls.__name__}"
+    assert all(a.startswith(f"io.kestra.plugin.core.{group}.") or a.startswith("io.kestra.core.models.") for a in cls.type_aliases)
+    assert cls.type_title and cls.describe()
+    assert plugins.get_type(cls.type_name).kind == group
+    from tercel.flows import load_flow
+
+    for example in cls.type_examples:
+        assert example.full and load_flow(example.code, plugins, name=f"{cls.type_name} example")

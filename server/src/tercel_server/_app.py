@@ -13,6 +13,7 @@ from litestar.di import Provide
 from litestar.middleware import DefineMiddleware
 from litestar.openapi import OpenAPIConfig
 from tercel.runtime import Runtime
+from tercel.scheduler import Scheduler
 
 from ._auth import AuthMiddleware, Credentials
 from ._config import ConfigError, ServerConfig
@@ -69,16 +70,25 @@ def create_app(config: ServerConfig, *, runtime: Runtime | None = None) -> Lites
             watcher.sync()
             if config.watch:
                 watcher.start()
+        scheduler = Scheduler(rt) if config.scheduler else None
+        if scheduler is not None:
+            await scheduler.start()
+        state["scheduler"] = scheduler
         try:
             yield
         finally:
             if watcher is not None:
                 await watcher.stop()
+            if scheduler is not None:  # before the runtime: it closes the database
+                await scheduler.stop()
             if own:
                 await rt.stop()
 
     def provide_runtime() -> Runtime:
         return state["runtime"]
+
+    def provide_scheduler() -> Scheduler | None:
+        return state.get("scheduler")
 
     auth = type("ServerAuth", (AuthMiddleware,), {"credentials": credentials})
     return Litestar(
@@ -87,7 +97,10 @@ def create_app(config: ServerConfig, *, runtime: Runtime | None = None) -> Lites
             KVController, NamespaceFilesController, PluginsController, FlowGraphController,
             ExecutionFilesController, MetricsController,
         ],
-        dependencies={"runtime": Provide(provide_runtime, sync_to_thread=False)},
+        dependencies={
+            "runtime": Provide(provide_runtime, sync_to_thread=False),
+            "scheduler": Provide(provide_scheduler, sync_to_thread=False),
+        },
         middleware=[DefineMiddleware(auth, exclude=[*PUBLIC_PATHS, "^/api/v1/openapi"])],
         exception_handlers=exception_handlers,
         lifespan=[lifespan],

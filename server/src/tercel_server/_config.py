@@ -44,6 +44,8 @@ class ServerConfig:
     watch: bool = False
     examples: bool = False
     """Load the repository's example flows at start (`tercel server local`)."""
+    scheduler: bool = True
+    """Run the scheduler (Schedule and polling triggers) in this process."""
     max_body_size: int = 100 * 1024 * 1024
     """Largest request body accepted (413 above it): flows, inputs, uploaded files."""
     basic_auth_username: str | None = None
@@ -57,6 +59,7 @@ class ServerConfig:
         "port": "TERCEL_PORT",
         "worker_concurrency": "TERCEL_WORKER_CONCURRENCY",
         "flows_dir": "TERCEL_FLOWS_DIR",
+        "scheduler": "TERCEL_SCHEDULER",
         "max_body_size": "TERCEL_MAX_BODY_SIZE",
         "basic_auth_username": "TERCEL_BASIC_AUTH_USERNAME",
         "basic_auth_password": "TERCEL_BASIC_AUTH_PASSWORD",
@@ -119,7 +122,7 @@ class ServerConfig:
                     value = int(value)
                 elif name == "max_body_size":
                     value = _size(value, f"{where}: max_body_size")
-                elif name in ("watch", "examples"):
+                elif name in ("watch", "examples", "scheduler"):
                     value = value if isinstance(value, bool) else str(value).lower() in ("1", "true", "yes", "on")
                 elif current is None or isinstance(current, str):
                     value = str(value)

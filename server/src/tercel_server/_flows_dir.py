@@ -53,14 +53,14 @@ class FlowsFolder:
                 continue
             previous = self._flows.get(path)
             if previous is not None and previous != (flow.namespace, flow.id):  # renamed in place
-                self.runtime.db.flows.delete(*previous)
+                self.runtime.delete_flow(*previous)
             self._flows[path] = (flow.namespace, flow.id)
             done.append(f"deployed {flow.namespace}.{flow.id} revision {flow.revision}")
         for path in set(self._seen) - set(files):
             self._seen.pop(path, None)
             owner = self._flows.pop(path, None)
             if owner is not None and owner not in self._flows.values():
-                self.runtime.db.flows.delete(*owner)
+                self.runtime.delete_flow(*owner)
                 done.append(f"deleted {owner[0]}.{owner[1]}")
         for line in done:
             log.info("flows folder %s: %s", self.folder, line)

@@ -152,7 +152,7 @@ class PluginManager:
 
         manifest = generate_manifest(module, distribution=distribution, version=version)
         # classes defined somewhere not importable by name (a test module) are kept as they are
-        for hook in ("tercel_task_types", "tercel_trigger_types"):
+        for hook in ("tercel_task_types", "tercel_trigger_types", "tercel_condition_types"):
             for cls in (getattr(module, hook)() if hasattr(module, hook) else None) or ():
                 self._classes[f"{cls.__module__}:{cls.__qualname__}"] = cls
         info = PluginInfo(distribution, version, module.__name__, manifest, builtin=builtin)
@@ -258,7 +258,7 @@ class PluginManager:
             from tercel import _builtins
 
             pm.register(_builtins, name="tercel-builtins")
-            type_hooks = {"tercel_task_types", "tercel_trigger_types"}
+            type_hooks = {"tercel_task_types", "tercel_trigger_types", "tercel_condition_types"}
             for info in self.plugins.values():
                 if info.error or info.builtin or not set(info.hooks) - type_hooks:
                     continue

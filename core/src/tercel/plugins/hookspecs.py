@@ -15,7 +15,7 @@ import pluggy
 if TYPE_CHECKING:
     import argparse
 
-    from tercel_sdk import Task, Trigger
+    from tercel_sdk import Condition, Task, Trigger
 
 __all__ = ["hookspec"]
 
@@ -30,6 +30,11 @@ def tercel_task_types() -> list[type[Task]]:
 @hookspec
 def tercel_trigger_types() -> list[type[Trigger]]:
     """Trigger classes this plugin provides."""
+
+
+@hookspec
+def tercel_condition_types() -> list[type[Condition]]:
+    """Trigger condition classes (`tercel_sdk.Condition` subclasses) this plugin provides."""
 
 
 @hookspec

@@ -174,6 +174,7 @@ class Runtime:
         self._conn: Any = None  # the open transaction while an execution is advanced (one per thread)
         self._next_delayed: float | None = None  # when this process's next delayed event is due
         self._finished_listeners: list[Callable[[Execution], Any]] = []
+        self._flow_listeners: list[Callable[[str, str], Any]] = []
         self._listener_tasks: set[asyncio.Future[Any]] = set()
 
     # -- lifecycle -----------------------------------------------------------------------------
@@ -254,10 +255,32 @@ class Runtime:
             loop.call_soon_threadsafe(event.set)
 
     # -- flows ---------------------------------------------------------------------------------
+    def add_flow_listener(self, callback: Callable[[str, str], Any]) -> None:
+        """Call `callback(namespace, flow_id)` after a flow is saved or deleted through this
+        runtime (the scheduler re-reads the flow's triggers)."""
+        self._flow_listeners.append(callback)
+
+    def _flow_changed(self, namespace: str, flow_id: str) -> None:
+        import logging
+
+        for callback in list(self._flow_listeners):
+            try:
+                callback(namespace, flow_id)
+            except Exception:
+                logging.getLogger("tercel.runtime").exception("a flow listener failed")
+
+    def delete_flow(self, namespace: str, flow_id: str) -> bool:
+        """Delete a flow (a tombstone revision: its history stays); False if there was none."""
+        deleted = self.db.flows.delete(namespace, flow_id) is not None
+        if deleted:
+            self._flow_changed(namespace, flow_id)
+        return deleted
+
     def register_flow(self, flow: Flow, *, persist: bool = True) -> Flow:
         """Store a validated flow (a new revision if its source changed) and keep it ready."""
         if persist:
             flow.revision = self.db.flows.save(flow.namespace, flow.id, flow.source, lock=flow.lock)
+            self._flow_changed(flow.namespace, flow.id)
         key = (flow.namespace, flow.id, flow.revision)
         self._flows[key] = flow
         self._executors[key] = Executor(flow, _Ports(self, flow), error_message=self._error_text)
@@ -328,11 +351,21 @@ class Runtime:
         labels: Mapping[str, str] | None = None,
         trigger: dict[str, Any] | None = None,
         local_files: bool = True,
+        execution_id: str | None = None,
+        conn: Any = None,
     ) -> Execution:
-        """Validate the inputs, store a CREATED execution and queue its start."""
-        ex = self._prepare_execution(flow, inputs, labels=labels, trigger=trigger, local_files=local_files)
-        with self.db.transaction() as conn:
+        """Validate the inputs, store a CREATED execution and queue its start.
+
+        With `conn`, the execution is stored in that open transaction (a scheduler records its
+        trigger's new state in the same one: a date fires once or not at all)."""
+        ex = self._prepare_execution(
+            flow, inputs, labels=labels, trigger=trigger, execution_id=execution_id, local_files=local_files
+        )
+        if conn is not None:
             self._insert_execution(ex, conn)
+            return ex
+        with self.db.transaction() as own:
+            self._insert_execution(ex, own)
         self._executions[ex.id] = ex
         return ex
 

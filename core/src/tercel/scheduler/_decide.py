@@ -27,6 +27,8 @@ The rules, Kestra's:
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
@@ -34,7 +36,7 @@ from typing import Any, Protocol
 
 from tercel_sdk import State, TriggerEvent
 
-from ._model import Backfill, TriggerState, definition_fingerprint
+from ._model import Backfill, TriggerState
 
 __all__ = [
     "GRACE",
@@ -199,8 +201,13 @@ def release(state: TriggerState, trigger: Any) -> tuple[TriggerState, bool]:
 
 
 def _backfill_key(spec: Any) -> str:
-    data = spec.model_dump(mode="json") if hasattr(spec, "model_dump") else repr(spec)
-    return definition_fingerprint({"backfill": data})
+    """A digest of a backfill definition: the same one is run once, a changed one again."""
+    if hasattr(spec, "model_dump"):
+        data = spec.model_dump(mode="json")
+    else:
+        data = {name: getattr(spec, name, None) for name in ("start", "end", "inputs", "labels")}
+    text = json.dumps(data, sort_keys=True, default=str, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 def _labels(value: Any) -> dict[str, str] | None:

@@ -16,12 +16,11 @@ calls schedule conditions (`schedule_condition = True`): a `Schedule` evaluates 
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
 from datetime import UTC, date, datetime, time, timedelta
-from typing import Any, ClassVar, Literal, Protocol
+from typing import Any, ClassVar, Literal
 
 from pydantic import Field, model_validator
-from tercel_sdk import Example, PluginType, Property
+from tercel_sdk import Condition, ConditionContext, Example, Property
 
 __all__ = [
     "CONDITION_TYPES",
@@ -47,17 +46,6 @@ _TRIGGER_DATE = "{{ trigger.date }}"
 _ZONE_SUFFIX = re.compile(r"\[[^\]]*\]$")
 
 
-class ConditionContext(Protocol):
-    """What a condition sees when it is evaluated (implemented by the scheduler)."""
-
-    @property
-    def variables(self) -> Mapping[str, Any]: ...
-
-    def render(self, value: Any) -> Any: ...
-
-    def test(self, definition: Mapping[str, Any]) -> bool: ...
-
-
 def parse_date(value: Any) -> datetime:
     """A rendered date (ISO 8601 text or a date/datetime) as a datetime; naive means UTC.
 
@@ -77,19 +65,6 @@ def parse_date(value: Any) -> datetime:
         except ValueError:
             raise ValueError(f"{value!r} is not an ISO 8601 date or datetime") from None
     return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)
-
-
-class Condition(PluginType):
-    """Base class of trigger conditions: implement `test(ctx) -> bool`."""
-
-    type_kind: ClassVar[str] = "condition"
-    schedule_condition: ClassVar[bool] = False
-    """True for conditions a `Schedule` evaluates (Kestra's `ScheduleCondition`)."""
-
-    type: str = Field(description="The condition type.")
-
-    def test(self, ctx: ConditionContext) -> bool:  # pragma: no cover - abstract
-        raise NotImplementedError(f"{type(self).__name__}.test is not implemented")
 
 
 def _aliases(name: str, *legacy: str) -> tuple[str, ...]:

@@ -11,9 +11,9 @@ from typing import TYPE_CHECKING
 from tercel_sdk import hookimpl
 
 if TYPE_CHECKING:
-    from tercel_sdk import Task
+    from tercel_sdk import Condition, Task, Trigger
 
-__all__ = ["tercel_task_types"]
+__all__ = ["tercel_condition_types", "tercel_task_types", "tercel_trigger_types"]
 
 
 @hookimpl
@@ -69,3 +69,19 @@ def tercel_task_types() -> list[type[Task]]:
         storage.Reverse, storage.FilterItems, storage.DeduplicateItems, storage.LocalFiles,
         namespace.UploadFiles, namespace.DownloadFiles, namespace.DeleteFiles, TemplatedTask,
     ]
+
+
+@hookimpl
+def tercel_trigger_types() -> list[type[Trigger]]:
+    """The trigger types of this plugin."""
+    from .trigger import NamespaceFiles, Schedule, ScheduleOnDates
+
+    return [Schedule, ScheduleOnDates, NamespaceFiles]
+
+
+@hookimpl
+def tercel_condition_types() -> list[type[Condition]]:
+    """The trigger condition types of this plugin."""
+    from .condition import CONDITION_TYPES
+
+    return list(CONDITION_TYPES)

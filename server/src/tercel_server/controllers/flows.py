@@ -110,7 +110,7 @@ class FlowsController(Controller):
 
     @delete("/{namespace:str}/{flow_id:str}", status_code=204, summary="Delete a flow (a tombstone revision: history kept)")
     async def delete_flow(self, runtime: NamedDependency[Runtime], namespace: FromPath[str], flow_id: FromPath[str]) -> None:
-        if runtime.db.flows.delete(namespace, flow_id) is None:
+        if not runtime.delete_flow(namespace, flow_id):
             raise NotFound(f"flow {namespace}.{flow_id} does not exist")
 
     @get("/{namespace:str}/{flow_id:str}/revisions", summary="Every revision of a flow, oldest first")
