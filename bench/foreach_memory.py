@@ -191,7 +191,8 @@ def report(result: dict[str, Any]) -> str:
         lines.append(line)
     for key, value in result["ratios"].items():
         target = TARGETS.get(key)
-        mark = "" if target is None else ("  ok" if value <= target[1] and (key != "peak_rss" or value < target[1]) else f"  MISSES target {target[0]}")
+        met = target is not None and (value < target[1] if key == "peak_rss" else value <= target[1])
+        mark = "" if target is None else ("  ok" if met else f"  MISSES target {target[0]}")
         lines.append(f"ratio {key:28} {value}x{mark}")
     return "\n".join(lines)
 

@@ -153,7 +153,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--json", action="store_true")
     parser.add_argument("--quick", action="store_true", help="fewer repetitions")
-    parser.add_argument("--foreach-memory", action="store_true", help="also run bench/foreach_memory.py (1,000 and 10,000 iterations)")
+    parser.add_argument("--foreach-memory", action="store_true", help="also run bench/foreach_memory.py (1,000 and 10,000 iterations; 100 and 1,000 with --quick)")
     args = parser.parse_args()
     reps = 1 if args.quick else 3
     results: dict[str, Any] = {}
@@ -172,7 +172,7 @@ def main() -> int:
     if args.foreach_memory:
         import foreach_memory as fm  # bench/ is on sys.path when this file runs as a script
 
-        foreach_memory = fm.measure([1000, 10000])
+        foreach_memory = fm.measure([100, 1000] if args.quick else [1000, 10000])
         results["foreach_memory_ratios_10k_vs_1k"] = foreach_memory["ratios"]
     if args.json:
         if foreach_memory is not None:
