@@ -200,3 +200,27 @@ def test_a_scheduled_flow_runs_in_the_server(tmp_path: Path) -> None:
         assert all(ex["trigger"]["date"] for ex in found)
     finally:
         server.stop()
+
+
+def test_a_webhook_call_starts_a_flow_that_reads_its_body(tmp_path: Path) -> None:
+    flow = (
+        "id: hooked\nnamespace: e2e\ntasks:\n  - id: greet\n    type: tercel.core.Return\n"
+        "    format: \"hello {{ trigger.body.name }} ({{ trigger.headers['x-source'][0] }})\"\n"
+        "triggers:\n  - id: hook\n    type: io.kestra.plugin.core.trigger.Webhook\n    key: e2e-key-123\n    wait: true\n"
+    )
+    server = Server(tmp_path / "home", {"TERCEL_BASIC_AUTH_USERNAME": "ops", "TERCEL_BASIC_AUTH_PASSWORD": "pw"})
+    try:
+        created = httpx.post(f"{server.url}/api/v1/flows", content=flow, headers={"content-type": "application/x-yaml"}, auth=("ops", "pw"))
+        assert created.status_code == 200, created.text
+        url = f"{server.url}/api/v1/executions/webhook/e2e/hooked"
+        done = httpx.post(f"{url}/e2e-key-123", json={"name": "Ada"}, headers={"X-Source": "ci"}, timeout=60)  # no credentials
+        assert done.status_code == 200, done.text
+        assert done.json()["state"]["current"] == "SUCCESS"
+        assert done.json()["taskRunList"][0]["outputs"]["value"] == "hello Ada (ci)"
+        assert done.json()["trigger"]["body"] == {"name": "Ada"}
+        wrong = httpx.post(f"{url}/e2e-key-124", json={"name": "Eve"}, timeout=10)
+        assert wrong.status_code == 404
+        found = httpx.get(f"{server.url}/api/v1/executions/search?namespace=e2e", auth=("ops", "pw")).json()
+        assert found["total"] == 1
+    finally:
+        server.stop()

@@ -299,7 +299,7 @@ async def test_a_backfill_through_the_api(runtime: Runtime, clock: Any) -> None:
     done = await run_until_idle(runtime, scheduler)
     assert [e.trigger["date"] for e in done] == [at(7, 40), at(7, 50)]
     assert all(e.inputs == {"why": "replay"} and e.labels["by"] == "api" for e in done)
-    with pytest.raises(Exception, match="no schedule or polling trigger 'nope'"):
+    with pytest.raises(Exception, match="has no trigger 'nope'"):
         scheduler.backfill(NS, "api_backfill", "nope", at(7, 0))
 
 

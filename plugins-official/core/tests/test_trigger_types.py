@@ -445,17 +445,224 @@ def test_dates_are_parsed_like_kestra() -> None:
         parse_date("")
 
 
-def test_every_condition_is_a_schedule_condition_with_kestra_aliases() -> None:
+EXECUTION_CONDITIONS = (
+    condition.ExecutionStatus, condition.ExecutionFlow, condition.ExecutionNamespace,
+    condition.ExecutionLabels, condition.ExecutionOutputs,
+)
+
+
+def test_every_condition_has_kestra_aliases_and_only_execution_ones_are_not_for_schedules() -> None:
     for cls in CONDITION_TYPES:
-        assert cls.schedule_condition
+        assert cls.schedule_condition is (cls not in EXECUTION_CONDITIONS), cls
         assert cls.type_name.startswith("tercel.core.condition.")
         assert any(a.startswith("io.kestra.plugin.core.condition.") for a in cls.type_aliases)
     assert issubclass(condition.Expression, condition.Condition)
 
 
+# ------------------------------------------------------------------------------------- Flow
+
+ANY = [{"type": "io.kestra.plugin.core.condition.Expression", "expression": "true"}]
+
+
+def flow_trigger(**props: Any) -> trigger.Flow:
+    return trigger.Flow.model_validate({"id": "f", "type": "io.kestra.plugin.core.trigger.Flow", **props})
+
+
+def test_a_flow_trigger_needs_conditions_or_preconditions_and_cannot_listen_to_created() -> None:
+    with pytest.raises(ValidationError, match="needs `conditions` or `preconditions`"):
+        flow_trigger()
+    with pytest.raises(ValidationError, match="cannot listen to CREATED"):
+        flow_trigger(conditions=ANY, states=["CREATED", "FAILED"])
+    with pytest.raises(ValidationError, match="SUCCEEDED"):
+        flow_trigger(conditions=ANY, states=["SUCCEEDED"])
+
+
+def test_a_flow_trigger_listens_to_end_states_and_paused_by_default() -> None:
+    default = flow_trigger(conditions=ANY)
+    assert default.listened_states == {"SUCCESS", "WARNING", "FAILED", "KILLED", "CANCELLED", "RETRIED", "SKIPPED", "RESUBMITTED", "PAUSED"}
+    assert not default.listens_to("RUNNING") and default.listens_to("PAUSED")
+    only = flow_trigger(conditions=ANY, states=["FAILED", "WARNING"])
+    assert only.listens_to("WARNING") and not only.listens_to("SUCCESS")
+
+
+def test_preconditions_need_flows_or_where_and_a_kestra_id() -> None:
+    with pytest.raises(ValidationError, match="need `flows` or `where`"):
+        flow_trigger(preconditions={"id": "p"})
+    with pytest.raises(ValidationError, match="String should match pattern"):
+        flow_trigger(preconditions={"id": "-p", "flows": [{"namespace": "a"}]})
+    with pytest.raises(ValidationError, match="duplicate `where` id 'w'"):
+        flow_trigger(preconditions={"id": "p", "where": [
+            {"id": "w", "filters": [{"field": "STATE", "type": "EQUAL_TO", "value": "FAILED"}]},
+            {"id": "w", "filters": [{"field": "STATE", "type": "EQUAL_TO", "value": "KILLED"}]},
+        ]})
+    with pytest.raises(ValidationError, match="Field required"):
+        flow_trigger(preconditions={"id": "p", "flows": [{"flowId": "no_namespace"}]})
+
+
+@pytest.mark.parametrize(
+    ("window", "message"),
+    [
+        ({"type": "DAILY_TIME_DEADLINE"}, "needs `deadline`"),
+        ({"type": "DAILY_TIME_WINDOW", "startTime": "06:00:00"}, "needs `endTime`"),
+        ({"type": "DAILY_TIME_DEADLINE", "deadline": "09:00:00", "window": "PT1H"}, "`window` cannot be used"),
+        ({"type": "SLIDING_WINDOW", "windowAdvance": "PT1H"}, "`windowAdvance` cannot be used"),
+        ({"type": "DURATION_WINDOW", "deadline": "09:00:00"}, "`deadline` cannot be used"),
+        ({"window": "PT0S"}, "positive"),
+        ({"type": "DAILY_TIME_DEADLINE", "deadline": "09:00:00+02:00"}, "without an offset"),
+        ({"type": "DAILY_TIME_DEADLINE", "deadline": "09:00:00", "timezone": "Mars/Olympus"}, "unknown time zone"),
+        ({"type": "WEEKLY"}, "DURATION_WINDOW"),
+    ],
+)
+def test_time_windows_are_checked_like_kestra(window: dict[str, Any], message: str) -> None:
+    with pytest.raises(ValidationError, match=message):
+        flow_trigger(preconditions={"id": "p", "flows": [{"namespace": "a"}], "timeWindow": window})
+
+
+def test_time_window_bounds() -> None:
+    def bounds(now: datetime, **window: Any) -> tuple[datetime, datetime] | None:
+        return trigger.TimeWindow.model_validate(window).bounds(now)
+
+    now = utc(2030, 1, 7, 13, 23)
+    assert bounds(now) == (utc(2030, 1, 7), utc(2030, 1, 8))
+    assert bounds(now, window="PT10M") == (utc(2030, 1, 7, 13, 20), utc(2030, 1, 7, 13, 30))
+    assert bounds(now, window="PT6H") == (utc(2030, 1, 7, 12), utc(2030, 1, 7, 18))
+    assert bounds(utc(2030, 1, 7, 1), window="PT6H", windowAdvance="PT3H") == (utc(2030, 1, 6, 21), utc(2030, 1, 7, 3))
+    assert bounds(utc(2030, 1, 7, 1), windowAdvance="PT3H") == (utc(2030, 1, 6, 3), utc(2030, 1, 7, 3))
+    assert bounds(now, window="P2D") == (utc(2030, 1, 7), utc(2030, 1, 9))
+    assert bounds(now, type="SLIDING_WINDOW") is None
+    assert trigger.TimeWindow.model_validate({"type": "SLIDING_WINDOW"}).sliding == timedelta(days=1)
+    assert bounds(now, type="DAILY_TIME_WINDOW", startTime="08:00:00", endTime="10:00:00") == (utc(2030, 1, 7, 8), utc(2030, 1, 7, 10))
+    # in a time zone, across the change to summer time: midnight and 09:00 are Paris times
+    assert bounds(utc(2030, 3, 31, 5), type="DAILY_TIME_DEADLINE", deadline="09:00:00", timezone="Europe/Paris") == (
+        utc(2030, 3, 30, 23), utc(2030, 3, 31, 7),
+    )
+    paris_midnight = bounds(utc(2030, 3, 31, 5), timezone="Europe/Paris")
+    assert paris_midnight is not None and paris_midnight[0] == utc(2030, 3, 30, 23)
+
+
+class FlowCtx:
+    """What the scheduler gives `precondition_results`: the upstream execution, rendering."""
+
+    def __init__(self, execution: Mapping[str, Any], **variables: Any) -> None:
+        from tercel.expressions import ExpressionEngine
+
+        self.variables = {"execution": execution, **variables}
+        self._engine = ExpressionEngine()
+
+    def render(self, value: Any) -> Any:
+        return self._engine.render_value(value.raw if isinstance(value, Property) else value, self.variables)
+
+
+def upstream(**changes: Any) -> dict[str, Any]:
+    base = {"id": "e1", "namespace": "company.team", "flowId": "extract", "state": "SUCCESS", "labels": {"env": "prod", "flag": "true"}, "outputs": {}}
+    return {**base, **changes}
+
+
+def test_upstream_flows_match_namespace_flow_states_and_labels() -> None:
+    t = flow_trigger(preconditions={"id": "p", "flows": [
+        {"namespace": "company.team", "flowId": "extract", "states": ["SUCCESS", "WARNING"], "labels": {"env": "prod", "flag": True}},
+        {"namespace": "company.team"},
+    ]})
+    strict, loose = list(t.precondition_results(FlowCtx(upstream())) or {})
+    assert t.precondition_results(FlowCtx(upstream())) == {strict: True, loose: True}
+    assert t.precondition_results(FlowCtx(upstream(state="FAILED"))) == {strict: False, loose: True}
+    assert t.precondition_results(FlowCtx(upstream(flowId="load"))) == {strict: False, loose: True}
+    assert t.precondition_results(FlowCtx(upstream(labels={"env": "prod"}))) == {strict: False, loose: True}
+    assert t.precondition_results(FlowCtx(upstream(namespace="company.team.sub"))) == {strict: False, loose: False}
+    with pytest.raises(ValueError, match="Flow trigger only"):
+        t.precondition_results(FlowCtx({}))
+    assert flow_trigger(conditions=ANY).precondition_results(FlowCtx(upstream())) is None
+
+
+@pytest.mark.parametrize(
+    ("filters", "operand", "holds"),
+    [
+        ([{"field": "NAMESPACE", "type": "STARTS_WITH", "value": "company"}], "AND", True),
+        ([{"field": "NAMESPACE", "type": "ENDS_WITH", "value": ".team"}], "AND", True),
+        ([{"field": "NAMESPACE", "type": "CONTAINS", "value": "pany.te"}], "AND", True),
+        ([{"field": "FLOW_ID", "type": "EQUAL_TO", "value": "extract"}], "AND", True),
+        ([{"field": "FLOW_ID", "type": "NOT_EQUAL_TO", "value": "extract"}], "AND", False),
+        ([{"field": "STATE", "type": "IN", "values": ["FAILED", "SUCCESS"]}], "AND", True),
+        ([{"field": "STATE", "type": "NOT_IN", "values": ["SUCCESS"]}], "AND", False),
+        ([{"field": "FLOW_ID", "type": "REGEX", "value": "ext.*"}], "AND", True),
+        ([{"field": "FLOW_ID", "type": "REGEX", "value": "ext"}], "AND", False),  # the whole value
+        ([{"field": "FLOW_ID", "type": "IS_NOT_NULL", "value": "-"}], "AND", True),
+        ([{"field": "EXPRESSION", "type": "IS_TRUE", "value": "{{ labels.env == 'prod' }}"}], "AND", True),
+        ([{"field": "EXPRESSION", "type": "IS_FALSE", "value": "{{ execution.state == 'SUCCESS' }}"}], "AND", False),
+        ([{"field": "EXPRESSION", "type": "IS_NULL", "value": "{{ null }}"}], "AND", True),
+        ([{"field": "STATE", "type": "EQUAL_TO", "value": "FAILED"}, {"field": "FLOW_ID", "type": "EQUAL_TO", "value": "extract"}], "AND", False),
+        ([{"field": "STATE", "type": "EQUAL_TO", "value": "FAILED"}, {"field": "FLOW_ID", "type": "EQUAL_TO", "value": "extract"}], "OR", True),
+    ],
+)
+def test_where_filters(filters: list[dict[str, Any]], operand: str, holds: bool) -> None:
+    t = flow_trigger(preconditions={"id": "p", "where": [{"id": "w", "operand": operand, "filters": filters}]})
+    (result,) = (t.precondition_results(FlowCtx(upstream(), labels={"env": "prod"})) or {}).values()
+    assert result is holds
+
+
+def test_where_filters_need_their_value() -> None:
+    with pytest.raises(ValidationError, match="`value` cannot be null for type EQUAL_TO"):
+        flow_trigger(preconditions={"id": "p", "where": [{"id": "w", "filters": [{"field": "STATE", "type": "EQUAL_TO"}]}]})
+    with pytest.raises(ValidationError, match="`values` cannot be null for type IN"):
+        flow_trigger(preconditions={"id": "p", "where": [{"id": "w", "filters": [{"field": "STATE", "type": "IN", "value": "x"}]}]})
+    with pytest.raises(ValidationError, match="invalid regular expression"):
+        flow_trigger(preconditions={"id": "p", "where": [{"id": "w", "filters": [{"field": "STATE", "type": "REGEX", "value": "("}]}]})
+
+
+def test_flow_event_carries_inputs_and_labels() -> None:
+    t = flow_trigger(conditions=ANY, inputs={"d": "{{ trigger.outputs.date }}"}, labels=[{"key": "from", "value": "{{ trigger.flowId }}"}])
+    event = t.event({"executionId": "e1", "outputs": {"date": "2030-01-01"}})
+    assert event.inputs == {"d": "{{ trigger.outputs.date }}"} and event.labels == {"from": "{{ trigger.flowId }}"}
+    assert event.variables["executionId"] == "e1"
+
+
+# ---------------------------------------------------------------------------------- Webhook
+
+
+def webhook(**props: Any) -> trigger.Webhook:
+    return trigger.Webhook.model_validate({"id": "w", "type": "io.kestra.plugin.core.trigger.Webhook", **props})
+
+
+def test_webhook_defaults_and_event() -> None:
+    hook = webhook(key="4wjtkzwVGBM9yKnjm3yv8r", inputs={"name": "{{ trigger.body.name }}"})
+    assert hook.key.raw == "4wjtkzwVGBM9yKnjm3yv8r" and (hook.wait, hook.return_outputs) == (False, False)
+    event = hook.event(body={"name": "ana"}, headers={"x-a": ["1"]}, parameters={"q": ["1", "2"]}, formFields={})
+    assert event.variables == {"body": {"name": "ana"}, "headers": {"x-a": ["1"]}, "parameters": {"q": ["1", "2"]}, "formFields": {}}
+    assert event.inputs == {"name": "{{ trigger.body.name }}"}
+    assert webhook(key="k", wait=True, returnOutputs=True).return_outputs
+
+
+@pytest.mark.parametrize(
+    ("key", "message"),
+    [
+        ("a/b", "cannot contain '/'"),
+        ("   ", "blank"),
+        ("", "blank"),
+        ("x" * 257, "at most 256"),
+        ("tab\there", "control characters"),
+    ],
+)
+def test_webhook_keys_are_checked(key: str, message: str) -> None:
+    with pytest.raises(ValidationError, match=message):
+        webhook(key=key)
+
+
+def test_webhook_keys_that_fit() -> None:
+    for key in ("x" * 256, "with space", "{{ secret('WEBHOOK_KEY') }}", "é-ü_~.!"):
+        assert webhook(key=key).key.raw == key
+    assert webhook(key="{{ secret('K') }}").key.is_dynamic
+    with pytest.raises(ValidationError, match="Field required"):
+        webhook()
+
+
+def test_webhook_refuses_a_multiple_condition() -> None:
+    with pytest.raises(ValidationError, match="cannot have a MultipleCondition"):
+        webhook(key="k", conditions=[{"type": "io.kestra.plugin.core.condition.MultipleCondition", "id": "m"}])
+
+
 # ----------------------------------------------------------------------------- manifests, docs
 
-TRIGGER_TYPES = (trigger.Schedule, trigger.ScheduleOnDates, trigger.NamespaceFiles)
+TRIGGER_TYPES = (trigger.Schedule, trigger.ScheduleOnDates, trigger.NamespaceFiles, trigger.Flow, trigger.Webhook)
 
 
 @pytest.mark.parametrize("cls", [*TRIGGER_TYPES, *CONDITION_TYPES], ids=lambda c: c.type_name)
@@ -477,6 +684,10 @@ def test_kestra_names() -> None:
         "io.kestra.plugin.core.trigger.Schedule", "io.kestra.core.models.triggers.types.Schedule",
     )
     assert trigger.ScheduleOnDates.type_aliases == ("io.kestra.plugin.core.trigger.ScheduleOnDates",)
+    assert trigger.Flow.type_aliases == ("io.kestra.plugin.core.trigger.Flow", "io.kestra.core.models.triggers.types.Flow")
+    assert trigger.Webhook.type_aliases == (
+        "io.kestra.plugin.core.trigger.Webhook", "io.kestra.core.models.triggers.types.Webhook",
+    )
 
 
 # ------------------------------------------------------------------ the examples, scheduled for real

@@ -30,13 +30,15 @@ from .controllers import (
     NamespaceFilesController,
     PluginsController,
     SystemController,
+    TriggersController,
+    WebhooksController,
 )
 
 __all__ = ["create_app"]
 
 log = logging.getLogger("tercel.server")
 
-PUBLIC_PATHS = ["^/api/v1/health$"]
+PUBLIC_PATHS = ["^/api/v1/health$", "^/api/v1/executions/webhook/[^/]+/[^/]+/[^/]+$"]
 
 
 def create_app(config: ServerConfig, *, runtime: Runtime | None = None) -> Litestar:
@@ -95,7 +97,7 @@ def create_app(config: ServerConfig, *, runtime: Runtime | None = None) -> Lites
         route_handlers=[
             FlowsController, ExecutionsController, LogsController, SystemController,
             KVController, NamespaceFilesController, PluginsController, FlowGraphController,
-            ExecutionFilesController, MetricsController,
+            ExecutionFilesController, MetricsController, WebhooksController, TriggersController,
         ],
         dependencies={
             "runtime": Provide(provide_runtime, sync_to_thread=False),

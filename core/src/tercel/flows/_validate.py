@@ -321,7 +321,12 @@ def validate_flow(
             add(f"{type_name!r} is a {info.kind}, not a trigger", (*tpath, "type"))
             continue
         lock[info.entry["type"]] = {"distribution": info.distribution, "version": info.version}
+        conditions = trig.get("conditions")
+        if isinstance(conditions, list):  # each condition is checked below, against its own type
+            trig = {**trig, "conditions": [c for c in conditions if isinstance(c, dict)]}
         _check_properties(trig, info, tpath, add)
+        if isinstance(conditions, list):
+            _check_conditions(conditions, (*tpath, "conditions"), plugins, lock, add)
 
     if check_expression is not None:
         for key in ("outputs", "variables", "labels"):
@@ -341,6 +346,39 @@ def validate_flow(
         parsed=parsed,
     )
     return flow, []
+
+
+def _check_conditions(
+    conditions: list[Any],
+    path: tuple[str | int, ...],
+    plugins: PluginManager,
+    lock: dict[str, Any],
+    add: Callable[..., None],
+) -> None:
+    """A trigger's `conditions`: each a known condition type with valid properties (checked
+    against its manifest's schema, like a task), the conditions nested in `Not`/`Or` too."""
+    for i, condition in enumerate(conditions):
+        cpath = (*path, i)
+        if not isinstance(condition, dict):
+            add(f"a condition must be a mapping with a type, got {_kind(condition)}", cpath)
+            continue
+        type_name = condition.get("type")
+        if not isinstance(type_name, str):
+            add("condition is missing its 'type'", cpath)
+            continue
+        try:
+            info = plugins.get_type(type_name)
+        except UnknownType as exc:
+            hint = f"did you mean {' or '.join(repr(s) for s in exc.suggestions)}?" if exc.suggestions else None
+            add(f"unknown condition type {type_name!r}", (*cpath, "type"), hint)
+            continue
+        if info.kind != "condition":
+            add(f"{type_name!r} is a {info.kind}, not a condition", (*cpath, "type"))
+            continue
+        lock[info.entry["type"]] = {"distribution": info.distribution, "version": info.version}
+        _check_properties(condition, info, cpath, add)
+        if isinstance(condition.get("conditions"), list):
+            _check_conditions(condition["conditions"], (*cpath, "conditions"), plugins, lock, add)
 
 
 def _check_sla(slas: list[Any], add: Callable[..., None]) -> None:

@@ -2,6 +2,8 @@
 
 `TriggerState` is the scheduler's view of one row of the store's ``triggers`` table
 (`tercel.store._triggers.TriggerRecord`); `to_record`/`from_record` convert between the two.
+A Flow trigger's `Progress` (which of its preconditions were met, in which window) is kept in
+the row's context, so it survives restarts and every process shares it.
 """
 
 from __future__ import annotations
@@ -13,10 +15,12 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
+from tercel_sdk import ion
+
 from tercel.engine import iso
 from tercel.store._triggers import TriggerRecord
 
-__all__ = ["Backfill", "TriggerState", "definition_fingerprint", "from_record", "to_record"]
+__all__ = ["Backfill", "Progress", "TriggerState", "definition_fingerprint", "from_record", "to_record"]
 
 
 def _date(text: str | None) -> datetime | None:
@@ -71,6 +75,48 @@ class Backfill:
 
 
 @dataclass(frozen=True)
+class Progress:
+    """How far a Flow trigger's preconditions got: the window (`start`, `end`; None for a
+    sliding window), when each precondition (by key) was last met in it, and the outputs of the
+    upstream executions that met one (`{namespace: {flowId: outputs}}`). `window` is the
+    fingerprint of the window's definition: when it changes, the progress starts again."""
+
+    window: str
+    start: datetime | None = None
+    end: datetime | None = None
+    met: dict[str, datetime] = field(default_factory=dict)
+    outputs: dict[str, Any] = field(default_factory=dict)
+
+    def holds(self, now: datetime) -> bool:
+        """`now` is in the window (a sliding window always holds)."""
+        return self.start is None or self.end is None or self.start <= now < self.end
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "window": self.window,
+            "start": iso(self.start),
+            "end": iso(self.end),
+            "met": {key: iso(when) for key, when in self.met.items()},
+            # outputs keep their types (dates, decimals…): Ion text, as in an execution record
+            "outputs": {"$ion": ion.dumps(self.outputs).decode("utf-8")} if self.outputs else {},
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Progress:
+        outputs = data.get("outputs") or {}
+        if isinstance(outputs, Mapping) and set(outputs) == {"$ion"}:
+            outputs = ion.loads(str(outputs["$ion"]).encode("utf-8"))
+        met = {str(k): _date(v) for k, v in (data.get("met") or {}).items()}
+        return cls(
+            window=str(data.get("window") or ""),
+            start=_date(data.get("start")),
+            end=_date(data.get("end")),
+            met={k: v for k, v in met.items() if v is not None},
+            outputs=dict(outputs),
+        )
+
+
+@dataclass(frozen=True)
 class TriggerState:
     """One trigger's state. `definition` is None until the scheduler first saw the trigger.
 
@@ -93,6 +139,7 @@ class TriggerState:
     memory: dict[str, Any] = field(default_factory=dict)
     execution_state: str | None = None
     updated: datetime | None = field(default=None, compare=False)
+    progress: Progress | None = None
 
     @property
     def key(self) -> tuple[str, str, str]:
@@ -137,6 +184,7 @@ def from_record(record: TriggerRecord) -> TriggerState:
         memory=dict(context.get("memory") or {}),
         execution_state=record.execution_state,
         updated=record.updated,
+        progress=Progress.from_json(context["preconditions"]) if context.get("preconditions") else None,
     )
 
 
@@ -148,6 +196,8 @@ def to_record(state: TriggerState) -> TriggerRecord:
         context["backfillKey"] = state.backfill_key
     if state.memory:
         context["memory"] = state.memory
+    if state.progress is not None:
+        context["preconditions"] = state.progress.to_json()
     return TriggerRecord(
         namespace=state.namespace,
         flow_id=state.flow_id,

@@ -1,9 +1,19 @@
-"""The scheduler: runs next to a `Runtime`, fires schedule triggers and checks polling triggers.
+"""The scheduler: runs next to a `Runtime`, fires schedule triggers, checks polling triggers and
+starts the flows whose Flow triggers an ended execution satisfies.
 
 It reads the latest revision of every live flow (`runtime.db.flows.list()`, again every
-`flows_interval` seconds or as soon as `flows_changed()` is called), keeps the schedule and
-polling triggers it finds, and every `interval` seconds (or sooner, when a date is due or an
-execution it started ended) asks the pure decisions of `_decide` what to do with each.
+`flows_interval` seconds or as soon as `flows_changed()` is called), keeps the schedule,
+polling and Flow triggers it finds, and every `interval` seconds (or sooner, when a date is due
+or an execution it started ended) asks the pure decisions of `_decide` what to do with each.
+Webhook and realtime triggers are not its own (the server fires webhooks).
+
+Flow triggers hear the executions this process ends (`runtime.add_finished_listener`): for each
+ended execution, the Flow triggers of the other flows that listen to its state evaluate their
+conditions, record the preconditions it meets (the progress is stored in the trigger's row, so
+restarts and other processes see it) and start their flow when everything is met (`_flow`).
+The `stopAfter` of a trigger that is not a schedule or polling one (Flow, Webhook) is applied
+there too: when an execution it started ends in one of those states, it is disabled. A process
+that ends executions but runs no scheduler loop uses `Scheduler(runtime, schedules=False)`.
 
 A decision that creates an execution or changes the trigger's state is taken again inside one
 transaction that holds the trigger's lock (`TriggerRepository.lock`) and reads its row afresh;
@@ -24,8 +34,9 @@ import contextlib
 import inspect
 import logging
 import time
+import weakref
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -44,6 +55,14 @@ from ._decide import (
     decide_schedule,
     enable,
     plan_poll,
+)
+from ._flow import (
+    CORRELATION_ID,
+    decide_flow,
+    execution_variables,
+    listens,
+    stop_after,
+    trigger_variables,
 )
 from ._model import TriggerState, blank_state, definition_fingerprint, from_record, to_record
 
@@ -64,14 +83,19 @@ def _utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+# the scheduler that hears the ended executions of each runtime: one only, or a Flow trigger
+# would start its flow once per scheduler
+_HEARING: weakref.WeakKeyDictionary[Any, Scheduler] = weakref.WeakKeyDictionary()
+
+
 @dataclass
 class _Entry:
-    """One schedule or polling trigger of a live flow, loaded and validated."""
+    """One schedule, polling or Flow trigger of a live flow, loaded and validated."""
 
     flow: Flow
     spec: dict[str, Any]
     trigger: Any
-    kind: str  # "schedule" or "polling"
+    kind: str  # "schedule", "polling" or "flow"
     definition: str
     conditions: list[dict[str, Any]]
 
@@ -89,10 +113,18 @@ class _LoadedFlow:
     revision: int
     entries: list[_Entry]
     trigger_ids: set[str] | None  # None: the flow could not be loaded (its rows are kept)
+    # the `stopAfter` of its triggers the scheduler does not fire itself (Flow, Webhook…):
+    # trigger id -> (type, states)
+    stops: dict[str, tuple[str, tuple[str, ...]]] = field(default_factory=dict)
+    types: dict[str, str] = field(default_factory=dict)  # trigger id -> type, every trigger
 
 
 class Scheduler:
-    """Fires the schedule and polling triggers of the flows a runtime stores."""
+    """Fires the schedule, polling and Flow triggers of the flows a runtime stores.
+
+    With `schedules=False` it runs no loop: it only hears the executions the runtime ends
+    (Flow triggers, `stopAfter`), for a process that runs an executor but no scheduler.
+    """
 
     def __init__(
         self,
@@ -102,15 +134,19 @@ class Scheduler:
         interval: float = 1.0,
         flows_interval: float = 5.0,
         grace: float = GRACE.total_seconds(),
+        schedules: bool = True,
     ) -> None:
         self.runtime = runtime
+        self._schedules = schedules
         self._clock = clock or _utcnow
         self._interval = interval
         self._flows_interval = flows_interval
         self._grace = timedelta(seconds=grace)
         self._conditions = Conditions(runtime.plugins, runtime.expressions)
         self._flows: dict[tuple[str, str], _LoadedFlow] = {}
-        self._entries: dict[Key, _Entry] = {}
+        self._entries: dict[Key, _Entry] = {}  # schedule and polling triggers: what `tick` looks at
+        self._flow_entries: dict[Key, _Entry] = {}  # Flow triggers: what ended executions are shown
+        self._stops: dict[Key, tuple[str, tuple[str, ...]]] = {}
         self._states: dict[Key, TriggerState] = {}
         self._seen: set[Key] = set()  # triggers looked at since start: missed dates are recovered once
         self._dirty = True
@@ -140,11 +176,14 @@ class Scheduler:
         self._running = True
         self._listen()
         self._dirty = True
-        self._task = asyncio.create_task(self._run(), name="tercel-scheduler")
+        if self._schedules:
+            self._task = asyncio.create_task(self._run(), name="tercel-scheduler")
 
     async def stop(self) -> None:
         """Stop the loop and wait for the checks under way; nothing is left half done."""
         self._running = False
+        if _HEARING.get(self.runtime) is self:
+            del _HEARING[self.runtime]
         if self._wake is not None:
             self._wake.set()
         task, self._task = self._task, None
@@ -157,6 +196,11 @@ class Scheduler:
         self._polls.clear()
 
     def _listen(self) -> None:
+        other = _HEARING.get(self.runtime)
+        if other is not None and other is not self and other._running:
+            log.warning("another scheduler already runs on this runtime: this one leaves the Flow triggers to it")
+        else:
+            _HEARING[self.runtime] = self
         if self._listening:
             return
         self._listening = True
@@ -164,10 +208,19 @@ class Scheduler:
         self.runtime.add_flow_listener(self.flows_changed)
 
     def _on_finished(self, ex: Execution) -> None:
-        """An execution ended in this process: if a trigger of ours waits for it, look now."""
+        """An execution ended in this process: if a trigger of ours waits for it, look now; the
+        Flow triggers it satisfies start their flows."""
+        if not self._running:
+            return
         trigger = ex.trigger or {}
-        if self._running and (ex.namespace, ex.flow_id, trigger.get("id")) in self._entries:
+        if (ex.namespace, ex.flow_id, trigger.get("id")) in self._entries:
             self._poke()
+        if _HEARING.setdefault(self.runtime, self) is not self:
+            return  # another scheduler of this runtime hears it
+        try:
+            self.on_execution_end(ex)
+        except Exception:
+            log.exception("the Flow triggers could not look at execution %s", ex.id)
 
     def flows_changed(self, *_: Any) -> None:
         """Flows were saved or deleted: read them again before the next look (thread-safe)."""
@@ -233,7 +286,14 @@ class Scheduler:
                 continue
             live[key] = self._load(record, known)
         self._flows = live
-        self._entries = {entry.key: entry for loaded in live.values() for entry in loaded.entries}
+        entries = [entry for loaded in live.values() for entry in loaded.entries]
+        self._entries = {entry.key: entry for entry in entries if entry.kind != "flow"}
+        self._flow_entries = {entry.key: entry for entry in entries if entry.kind == "flow"}
+        self._stops = {
+            (namespace, flow_id, trigger_id): stop
+            for (namespace, flow_id), loaded in live.items()
+            for trigger_id, stop in loaded.stops.items()
+        }
         for row in db.triggers.list():
             loaded = live.get((row.namespace, row.flow_id))
             if loaded is None:
@@ -256,19 +316,24 @@ class Scheduler:
         except Exception as exc:
             log.error("flow %s revision %s cannot be loaded, its triggers wait: %s", name, record.revision, exc)
             if known is not None:
-                return _LoadedFlow(record.revision, known.entries, known.trigger_ids)
+                return _LoadedFlow(record.revision, known.entries, known.trigger_ids, known.stops, known.types)
             return _LoadedFlow(record.revision, [], None)
         flow.revision = record.revision
         entries: list[_Entry] = []
         ids: set[str] = set()
+        stops: dict[str, tuple[str, tuple[str, ...]]] = {}
+        types: dict[str, str] = {}
         for spec in flow.spec.get("triggers") or ():
             if not isinstance(spec, Mapping) or not isinstance(spec.get("id"), str):
                 continue
             ids.add(spec["id"])
+            types[spec["id"]] = str(spec.get("type"))
             entry = self._entry(flow, dict(spec))
             if entry is not None:
                 entries.append(entry)
-        return _LoadedFlow(record.revision, entries, ids)
+            if (entry is None or entry.kind == "flow") and isinstance(spec.get("stopAfter"), list) and spec["stopAfter"]:
+                stops[spec["id"]] = (str(spec.get("type")), tuple(str(s).upper() for s in spec["stopAfter"]))
+        return _LoadedFlow(record.revision, entries, ids, stops, types)
 
     def _entry(self, flow: Flow, spec: dict[str, Any]) -> _Entry | None:
         from tercel_sdk import PollingTrigger, ScheduleTrigger
@@ -283,8 +348,10 @@ class Scheduler:
             kind = "schedule"
         elif isinstance(cls, type) and issubclass(cls, PollingTrigger):
             kind = "polling"
+        elif getattr(cls, "listens_to_executions", False):
+            kind = "flow"
         else:
-            return None  # Flow, Webhook, realtime triggers: not the scheduler's
+            return None  # Webhook (the server fires it), realtime triggers: not the scheduler's
         try:
             trigger = cls.model_validate(spec)
         except Exception as exc:
@@ -452,21 +519,31 @@ class Scheduler:
 
     # -- executions ----------------------------------------------------------------------------
 
-    def _create(self, entry: _Entry, fire: Fire, conn: Conn) -> Execution:
+    def _create(
+        self,
+        entry: _Entry,
+        fire: Fire,
+        conn: Conn,
+        *,
+        context: Mapping[str, Any] | None = None,
+        correlation_id: str | None = None,
+    ) -> Execution:
         """Create the execution of one firing in `conn`'s transaction: queued to start, or, when
-        its inputs or the trigger's conditions fail, stored FAILED with the reason."""
+        its inputs or the trigger's conditions fail, stored FAILED with the reason. `context`
+        adds variables its inputs and labels are rendered with; `correlation_id` is the one of
+        the execution it follows (its own id by default)."""
         from tercel.runtime._runtime import new_id
 
         flow = entry.flow
         variables = dict(fire.event.variables)
         trigger_vars = {**variables, "id": entry.trigger.id, "type": entry.type_name}
-        context = self._variables(flow, trigger=variables)
+        context = {**self._variables(flow), **(context or {}), "trigger": variables}
         where = f"trigger '{entry.trigger.id}' of flow {flow.namespace}.{flow.id}"
         execution_id = new_id()
         labels = self._render_labels(fire.event.labels, context, where)
         if fire.backfill is not None:
             labels.update(self._render_labels(fire.backfill.labels, context, where))
-        labels["system.correlationId"] = execution_id
+        labels[CORRELATION_ID] = correlation_id or execution_id
         error = fire.error
         if error is None:
             try:
@@ -508,6 +585,109 @@ class Scheduler:
         )
         log.warning("%s", error)
         return ex
+
+    # -- Flow triggers and stopAfter: what an ended execution sets off -------------------------
+
+    def on_execution_end(self, ex: Execution) -> list[Execution]:
+        """An execution ended: apply the `stopAfter` of the Flow or Webhook trigger that started
+        it, and start the flows whose Flow triggers it satisfies. Returns the executions created
+        (called by the runtime's finished listener; tests may call it directly)."""
+        self._refresh_if_due()
+        self._apply_stop_after(ex)
+        candidates = [
+            entry for entry in self._flow_entries.values()
+            if not entry.trigger.disabled and listens(entry.trigger, entry.flow.namespace, entry.flow.id, ex)
+        ]
+        if not candidates:
+            return []
+        from tercel.engine import outputs_map
+
+        now = self._clock()
+        upstream = {
+            "execution": execution_variables(ex),
+            "labels": dict(ex.labels),
+            "inputs": dict(ex.inputs or {}),
+            "outputs": outputs_map(ex),
+        }
+        # `trigger.date`: when the trigger looks at it (the execution just ended), for the date
+        # conditions (DayWeek, TimeBetween…); the time windows use the same moment
+        seen = {**trigger_variables(ex), "date": now}
+        created: list[Execution] = []
+        for entry in candidates:
+            try:
+                started = self._fire_flow(entry, ex, now, upstream, seen)
+            except Exception:
+                log.exception("trigger '%s' of flow %s.%s failed to handle execution %s", entry.key[2], *entry.key[:2], ex.id)
+                continue
+            if started is not None:
+                created.append(started)
+        return created
+
+    def _fire_flow(
+        self, entry: _Entry, ex: Execution, now: datetime, upstream: Mapping[str, Any], seen: Mapping[str, Any]
+    ) -> Execution | None:
+        """One Flow trigger and one ended execution: conditions, preconditions, and the
+        execution it starts, decided again under the trigger's lock."""
+        flow = entry.flow
+        where = f"trigger '{entry.trigger.id}' of flow {flow.namespace}.{flow.id}"
+        context = {**self._variables(flow), **upstream, "trigger": dict(seen)}
+        try:
+            if entry.conditions and not self._conditions.test_all(entry.conditions, context):
+                return None
+            results = entry.trigger.precondition_results(self._conditions.context(context))
+        except Exception as exc:
+            log.warning(
+                "%s: its conditions cannot be evaluated for execution %s, it does not fire: %s",
+                where, ex.id, self.runtime.masker.mask(str(exc)),
+            )
+            return None
+        if results is not None and not any(results.values()):
+            return None  # this execution meets none of the preconditions: nothing changes
+        db = self.runtime.db
+        started = None
+        with db.transaction() as conn:
+            db.triggers.lock(conn, *entry.key)
+            row = db.triggers.get(*entry.key, conn=conn)
+            state = from_record(row) if row is not None else self._first_state(entry)
+            outcome = decide_flow(
+                entry.trigger, state, now, results=results, namespace=ex.namespace, flow_id=ex.flow_id, outputs=ex.outputs
+            )
+            new = outcome.state
+            if outcome.fire:
+                variables = trigger_variables(ex, outcome.outputs)
+                started = self._create(
+                    entry, Fire(now, entry.trigger.event(variables)), conn,
+                    context=upstream, correlation_id=ex.labels.get(CORRELATION_ID),
+                )
+            if started is not None or new != state or row is None:
+                new = from_record(db.triggers.save(to_record(new), conn=conn))
+        self._states[entry.key] = new
+        if started is not None:
+            log.info("%s: execution %s created after execution %s of %s.%s", where, started.id, ex.id, ex.namespace, ex.flow_id)
+        elif outcome.reason:
+            log.debug("%s: execution %s does not fire it (%s)", where, ex.id, outcome.reason)
+        return started
+
+    def _apply_stop_after(self, ex: Execution) -> None:
+        """The trigger (not a schedule or polling one) that started `ex` is disabled when `ex`
+        ended in one of its `stopAfter` states (schedules and polling triggers do it themselves)."""
+        trigger_id = (ex.trigger or {}).get("id")
+        key = (ex.namespace, ex.flow_id, trigger_id)
+        stop = self._stops.get(key) if isinstance(trigger_id, str) else None
+        ended = str(ex.state.current.value)
+        if stop is None or ended not in stop[1]:
+            return
+        db = self.runtime.db
+        with db.transaction() as conn:
+            db.triggers.lock(conn, *key)
+            row = db.triggers.get(*key, conn=conn)
+            state = from_record(row) if row is not None else blank_state(*key, stop[0])
+            new, stopped = stop_after(stop[1], state, ended)
+            if stopped:
+                new = from_record(db.triggers.save(to_record(new), conn=conn))
+        self._states[key] = new
+        if stopped:
+            log.info("trigger '%s' of flow %s.%s is disabled: its execution %s ended %s (stopAfter)", key[2], *key[:2], ex.id, ended)
 
     # -- polling triggers ----------------------------------------------------------------------
 
@@ -582,27 +762,42 @@ class Scheduler:
 
     def _entry_for(self, namespace: str, flow_id: str, trigger_id: str) -> _Entry:
         key = (namespace, flow_id, trigger_id)
-        if key not in self._entries:
+        if key not in self._entries and key not in self._flow_entries:
             self.refresh()
-        entry = self._entries.get(key)
+        entry = self._entries.get(key) or self._flow_entries.get(key)
         if entry is None:
-            raise TercelError(f"flow {namespace}.{flow_id} has no schedule or polling trigger {trigger_id!r}")
+            type_name = self._type_of(key)
+            if type_name is None:
+                raise TercelError(f"flow {namespace}.{flow_id} has no trigger {trigger_id!r}")
+            raise TercelError(f"trigger {trigger_id!r} of flow {namespace}.{flow_id} is a {type_name}: the scheduler does not fire it")
         return entry
 
+    def _type_of(self, key: Key) -> str | None:
+        """The type of any trigger of a live flow (None when the flow has no such trigger)."""
+        loaded = self._flows.get(key[:2])
+        return None if loaded is None else loaded.types.get(key[2])
+
     def _change(self, entry: _Entry, change: Callable[[TriggerState], TriggerState]) -> TriggerState:
+        return self._change_row(entry.key, lambda: self._first_state(entry), change)
+
+    def _change_row(
+        self, key: Key, first: Callable[[], TriggerState], change: Callable[[TriggerState], TriggerState]
+    ) -> TriggerState:
         db = self.runtime.db
         with db.transaction() as conn:
-            db.triggers.lock(conn, *entry.key)
-            row = db.triggers.get(*entry.key, conn=conn)
-            current = from_record(row) if row is not None else self._first_state(entry)
+            db.triggers.lock(conn, *key)
+            row = db.triggers.get(*key, conn=conn)
+            current = from_record(row) if row is not None else first()
             new = from_record(db.triggers.save(to_record(change(current)), conn=conn))
-        self._states[entry.key] = new
+        self._states[key] = new
         self._poke()
         return new
 
     def _first_state(self, entry: _Entry) -> TriggerState:
         """The state of a trigger not looked at yet, as its first look would make it."""
         blank = blank_state(*entry.key, entry.type_name)
+        if entry.kind == "flow":
+            return replace(blank, definition=entry.definition)
         now = self._clock()
         if entry.kind == "schedule":
             return decide_schedule(entry.trigger, blank, now, definition=entry.definition, accept=self._accept(entry)).state
@@ -610,10 +805,20 @@ class Scheduler:
 
     def set_disabled(self, namespace: str, flow_id: str, trigger_id: str, disabled: bool) -> TriggerState:
         """Disable a trigger, or enable it again (it then goes on from now: the dates missed
-        while it was disabled are not created)."""
-        entry = self._entry_for(namespace, flow_id, trigger_id)
+        while it was disabled are not created). Any trigger of a flow: for one the scheduler
+        does not fire (a Webhook), the flag is stored for whoever fires it to read."""
+        key = (namespace, flow_id, trigger_id)
+        try:
+            entry = self._entry_for(namespace, flow_id, trigger_id)
+        except TercelError:
+            type_name = self._type_of(key)
+            if type_name is None:
+                raise
+            return self._change_row(key, lambda: blank_state(*key, type_name), lambda s: replace(s, disabled=disabled))
         if disabled:
             return self._change(entry, lambda s: replace(s, disabled=True))
+        if entry.kind == "flow":  # nothing to recompute: it hears the next ended execution
+            return self._change(entry, lambda s: replace(s, disabled=False))
         now = self._clock()
         accept = self._accept(entry) if entry.kind == "schedule" else None
         return self._change(entry, lambda s: enable(entry.trigger, s, now, accept=accept) if s.disabled else s)

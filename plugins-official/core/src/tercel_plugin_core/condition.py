@@ -9,18 +9,26 @@ for the trigger to fire. The scheduler evaluates them with a condition context t
 - `test(definition)`: evaluate a nested condition definition (what `Not` and `Or` use).
 
 The date conditions read their `date` property, `{{ trigger.date }}` by default: for a
-`Schedule` that is the date being scheduled, in the trigger's time zone. They are what Kestra
-calls schedule conditions (`schedule_condition = True`): a `Schedule` evaluates those.
+`Schedule` that is the date being scheduled, in the trigger's time zone; for a `Flow` trigger
+the moment it looks at the upstream execution (which just ended). They are what Kestra calls schedule conditions
+(`schedule_condition = True`): a `Schedule` evaluates those.
+
+The execution conditions (`ExecutionStatus`, `ExecutionFlow`, `ExecutionNamespace`,
+`ExecutionLabels`, `ExecutionOutputs`) test the upstream execution a `Flow` trigger looks at:
+the context's `execution` variable, a mapping with `id`, `namespace`, `flowId`, `flowRevision`,
+`state`, `labels` and `outputs` (and `trigger.outputs` is its outputs). A `Schedule` ignores
+them. `Expression`, `Not` and `Or` work on both.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, ClassVar, Literal
 
-from pydantic import Field, model_validator
-from tercel_sdk import Condition, ConditionContext, Example, Property
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from tercel_sdk import Condition, ConditionContext, Example, Property, State, is_truthy
 
 __all__ = [
     "CONDITION_TYPES",
@@ -31,6 +39,11 @@ __all__ = [
     "DayOfWeek",
     "DayWeek",
     "DayWeekInMonth",
+    "ExecutionFlow",
+    "ExecutionLabels",
+    "ExecutionNamespace",
+    "ExecutionOutputs",
+    "ExecutionStatus",
     "Expression",
     "Not",
     "Or",
@@ -65,6 +78,20 @@ def parse_date(value: Any) -> datetime:
         except ValueError:
             raise ValueError(f"{value!r} is not an ISO 8601 date or datetime") from None
     return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)
+
+
+def optional_fields_schema(schema: dict[str, Any], cls: Any = None, *, extra: Mapping[str, Any] | None = None) -> None:
+    """A model's JSON Schema with its optional fields as their type, not `X or null` (leaving
+    one out is how YAML says "none"): a flow's mistakes inside them are then reported where
+    they are. `extra` is added to the schema (e.g. an `anyOf` of required properties)."""
+    for prop in (schema.get("properties") or {}).values():
+        branches = prop.get("anyOf")
+        if isinstance(branches, list) and len(branches) == 2 and {"type": "null"} in branches:
+            (kept,) = [b for b in branches if b != {"type": "null"}]
+            if "$ref" in kept or kept.get("type") in ("array", "object"):
+                del prop["anyOf"]
+                prop.update(kept)
+    schema.update(extra or {})
 
 
 def _aliases(name: str, *legacy: str) -> tuple[str, ...]:
@@ -196,6 +223,8 @@ class TimeBetween(_DateCondition):
         ),
     )
 
+    model_config = ConfigDict(json_schema_extra={"anyOf": [{"required": ["after"]}, {"required": ["before"]}]})
+
     after: Property[time] | None = Field(default=None, description="The time of day must be after this one.")
     before: Property[time] | None = Field(default=None, description="The time of day must be before this one.")
 
@@ -230,6 +259,8 @@ class DateTimeBetween(_DateCondition):
         ),
     )
 
+    model_config = ConfigDict(json_schema_extra={"anyOf": [{"required": ["after"]}, {"required": ["before"]}]})
+
     after: Property[datetime] | None = Field(default=None, description="The date must be at or after this one (ISO 8601; without an offset, UTC).")
     before: Property[datetime] | None = Field(default=None, description="The date must be at or before this one (ISO 8601; without an offset, UTC).")
 
@@ -247,7 +278,11 @@ class DateTimeBetween(_DateCondition):
 
 
 class Expression(Condition):
-    """Hold when an expression renders to something other than blank text or `false`."""
+    """Hold when an expression renders to something other than blank text or `false`.
+
+    It sees the trigger's context: on a `Schedule` the date (`trigger.date`…), on a `Flow`
+    trigger the upstream execution (`execution`, `labels`, `outputs`, `trigger.*`).
+    """
 
     type_name: ClassVar[str] = "tercel.core.condition.Expression"
     type_aliases: ClassVar[tuple[str, ...]] = (
@@ -313,7 +348,202 @@ class Or(_Group):
         return any(ctx.test(condition) for condition in self.conditions)
 
 
+# -------------------------------------------------------------------- execution conditions
+
+
+def upstream(ctx: ConditionContext) -> Mapping[str, Any]:
+    """The upstream execution a Flow trigger looks at (the context's `execution`)."""
+    execution = ctx.variables.get("execution")
+    if not isinstance(execution, Mapping) or "namespace" not in execution or "state" not in execution:
+        raise ValueError("this condition tests an execution: use it on a Flow trigger")
+    return execution
+
+
+def _java_text(value: Any) -> str:
+    """A label value as Kestra compares it (`String.valueOf`): `true`, not `True`."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return "null" if value is None else str(value)
+
+
+def _flow_example(title: str, trigger: str, condition: str) -> Example:
+    return Example(
+        title=title,
+        full=True,
+        code=f"""\
+id: downstream
+namespace: company.team
+
+tasks:
+  - id: log
+    type: tercel.core.Log
+    message: "{{{{ trigger.namespace }}}}.{{{{ trigger.flowId }}}} ended {{{{ trigger.state }}}}"
+
+triggers:
+  - id: upstream_ended
+    type: tercel.core.trigger.Flow
+{trigger}    conditions:
+{condition}""",
+    )
+
+
+class _ExecutionCondition(Condition):
+    schedule_condition: ClassVar[bool] = False
+
+
+class ExecutionStatus(_ExecutionCondition):
+    """Hold when the upstream execution is in one of `in` and in none of `notIn`."""
+
+    type_name: ClassVar[str] = "tercel.core.condition.ExecutionStatus"
+    type_aliases: ClassVar[tuple[str, ...]] = _aliases("ExecutionStatus")
+    type_title: ClassVar[str] = "Allow executions by their state."
+    type_examples: ClassVar[tuple[Example, ...]] = (
+        _flow_example(
+            "Run when any flow fails or is killed.",
+            "",
+            "      - type: io.kestra.plugin.core.condition.ExecutionStatus\n        in:\n          - FAILED\n          - KILLED\n",
+        ),
+    )
+
+    model_config = ConfigDict(json_schema_extra=optional_fields_schema)
+
+    in_: list[State] | None = Field(default=None, alias="in", description="The states allowed (any when not given).")
+    not_in: list[State] | None = Field(default=None, description="The states refused.")
+
+    def test(self, ctx: ConditionContext) -> bool:
+        state = str(upstream(ctx)["state"])
+        if self.in_ is not None and state not in {s.value for s in self.in_}:
+            return False
+        return not (self.not_in is not None and state in {s.value for s in self.not_in})
+
+
+class ExecutionFlow(_ExecutionCondition):
+    """Hold when the upstream execution is one of the flow `namespace`.`flowId`."""
+
+    type_name: ClassVar[str] = "tercel.core.condition.ExecutionFlow"
+    type_aliases: ClassVar[tuple[str, ...]] = _aliases("ExecutionFlow")
+    type_title: ClassVar[str] = "Allow the executions of one flow."
+    type_examples: ClassVar[tuple[Example, ...]] = (
+        _flow_example(
+            "Run each time `flow_a` ends successfully.",
+            "",
+            "      - type: io.kestra.plugin.core.condition.ExecutionFlow\n        namespace: company.team\n        flowId: flow_a\n"
+            "      - type: io.kestra.plugin.core.condition.ExecutionStatus\n        in: [SUCCESS]\n",
+        ),
+    )
+
+    namespace: str = Field(description="The namespace of the flow.")
+    flow_id: str = Field(description="The flow.")
+
+    def test(self, ctx: ConditionContext) -> bool:
+        execution = upstream(ctx)
+        return execution.get("namespace") == self.namespace and execution.get("flowId") == self.flow_id
+
+
+class ExecutionNamespace(_ExecutionCondition):
+    """Hold when the upstream execution's namespace is `namespace`, or starts (`PREFIX`) or ends
+    (`SUFFIX`) with it. `prefix: true` is the older way to say `comparison: PREFIX`."""
+
+    type_name: ClassVar[str] = "tercel.core.condition.ExecutionNamespace"
+    type_aliases: ClassVar[tuple[str, ...]] = _aliases("ExecutionNamespace")
+    type_title: ClassVar[str] = "Allow the executions of a namespace."
+    type_examples: ClassVar[tuple[Example, ...]] = (
+        _flow_example(
+            "Run when a flow of `company.engineering` or of one of its children fails.",
+            "    states: [FAILED]\n",
+            "      - type: io.kestra.plugin.core.condition.ExecutionNamespace\n        namespace: company.engineering\n        comparison: PREFIX\n",
+        ),
+    )
+
+    namespace: str = Field(description="The namespace (or its start or end) to compare with.")
+    comparison: Literal["EQUALS", "PREFIX", "SUFFIX"] | None = Field(
+        default=None, description="`EQUALS` (default), `PREFIX` or `SUFFIX`."
+    )
+    prefix: bool = Field(default=False, description="Compare as a prefix (used only when `comparison` is not given).")
+
+    def test(self, ctx: ConditionContext) -> bool:
+        actual = str(upstream(ctx)["namespace"])
+        how = self.comparison or ("PREFIX" if self.prefix else "EQUALS")
+        if how == "PREFIX":
+            return actual.startswith(self.namespace)
+        if how == "SUFFIX":
+            return actual.endswith(self.namespace)
+        return actual == self.namespace
+
+
+class _Label(BaseModel):
+    model_config = ConfigDict(extra="forbid", defer_build=True)
+
+    key: str
+    value: Any
+
+
+class ExecutionLabels(_ExecutionCondition):
+    """Hold when the upstream execution carries every one of `labels` (key and value)."""
+
+    type_name: ClassVar[str] = "tercel.core.condition.ExecutionLabels"
+    type_aliases: ClassVar[tuple[str, ...]] = _aliases("ExecutionLabels")
+    type_title: ClassVar[str] = "Allow executions by their labels."
+    type_examples: ClassVar[tuple[Example, ...]] = (
+        _flow_example(
+            "Run when a production execution owned by john.doe fails.",
+            "    states: [FAILED]\n",
+            "      - type: io.kestra.plugin.core.condition.ExecutionLabels\n        labels:\n          owner: john.doe\n          env: prod\n",
+        ),
+    )
+
+    labels: dict[str, Any] | list[_Label] = Field(
+        description="The labels to find, as a mapping or as a list of `{key, value}` (not `system.` ones)."
+    )
+
+    @field_validator("labels")
+    @classmethod
+    def _no_system_labels(cls, value: dict[str, Any] | list[_Label]) -> dict[str, Any] | list[_Label]:
+        keys = list(value) if isinstance(value, dict) else [label.key for label in value]
+        system = [k for k in keys if str(k).startswith("system.")]
+        if system:
+            raise ValueError(f"system labels cannot be tested: {system[0]!r}")
+        return value
+
+    def pairs(self) -> list[tuple[str, str]]:
+        if isinstance(self.labels, dict):
+            return [(str(k), _java_text(v)) for k, v in self.labels.items()]
+        return [(label.key, _java_text(label.value)) for label in self.labels]
+
+    def test(self, ctx: ConditionContext) -> bool:
+        have = upstream(ctx).get("labels") or {}
+        return all(key in have and str(have[key]) == value for key, value in self.pairs())
+
+
+class ExecutionOutputs(_ExecutionCondition):
+    """Hold when `expression`, rendered with the upstream execution's outputs as
+    `trigger.outputs`, is true. An execution without outputs never holds."""
+
+    type_name: ClassVar[str] = "tercel.core.condition.ExecutionOutputs"
+    type_aliases: ClassVar[tuple[str, ...]] = _aliases("ExecutionOutputs")
+    type_title: ClassVar[str] = "Allow executions by their outputs."
+    type_examples: ClassVar[tuple[Example, ...]] = (
+        _flow_example(
+            "Run when `flow_a` succeeds with its output `flow_a_output` equal to 'hello'.",
+            "    states: [SUCCESS]\n",
+            "      - type: io.kestra.plugin.core.condition.ExecutionFlow\n        namespace: company.team\n        flowId: flow_a\n"
+            "      - type: io.kestra.plugin.core.condition.ExecutionOutputs\n"
+            "        expression: \"{{ trigger.outputs.flow_a_output == 'hello' }}\"\n",
+        ),
+    )
+
+    expression: Property[bool] = Field(
+        description="An expression over `trigger.outputs`; blank, `false`, `0` or `null` mean no."
+    )
+
+    def test(self, ctx: ConditionContext) -> bool:
+        if not upstream(ctx).get("outputs"):
+            return False
+        return is_truthy(ctx.render(self.expression.raw))
+
+
 CONDITION_TYPES: tuple[type[Condition], ...] = (
     DayWeek, DayWeekInMonth, Weekend, TimeBetween, DateTimeBetween, Expression, Not, Or,
+    ExecutionStatus, ExecutionFlow, ExecutionNamespace, ExecutionLabels, ExecutionOutputs,
 )
 """Every condition type of this module, for registration."""

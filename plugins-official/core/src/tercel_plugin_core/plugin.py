@@ -74,9 +74,9 @@ def tercel_task_types() -> list[type[Task]]:
 @hookimpl
 def tercel_trigger_types() -> list[type[Trigger]]:
     """The trigger types of this plugin."""
-    from .trigger import NamespaceFiles, Schedule, ScheduleOnDates
+    from .trigger import Flow, NamespaceFiles, Schedule, ScheduleOnDates, Webhook
 
-    return [Schedule, ScheduleOnDates, NamespaceFiles]
+    return [Schedule, ScheduleOnDates, NamespaceFiles, Flow, Webhook]
 
 
 @hookimpl

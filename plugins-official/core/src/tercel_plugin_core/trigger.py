@@ -1,4 +1,5 @@
-"""Trigger types: `tercel.core.trigger.Schedule`, `ScheduleOnDates` and `NamespaceFiles`.
+"""Trigger types: `tercel.core.trigger.Schedule`, `ScheduleOnDates`, `NamespaceFiles`, `Flow`
+and `Webhook`.
 
 `Schedule` and `ScheduleOnDates` are Kestra's `io.kestra.plugin.core.trigger.*` schedules. They
 only compute dates, purely (`next_date`, `previous_date`, `event`): the scheduler that comes with
@@ -18,32 +19,68 @@ jump back, a time that happens twice fires once, the first time.
 
 `NamespaceFiles` is a polling trigger: every `interval` it looks at the files of a namespace and
 starts an execution with the new or changed ones (or moves or deletes them as it picks them up).
+
+`Flow` starts a flow when executions of other flows end (Kestra's flow trigger, `preconditions`
+included): the scheduler hands it each ended execution; what it decides from it (which
+preconditions an execution meets, the time window) is pure, here, and the progress of its
+preconditions is kept by the scheduler in the store. `Webhook` only declares a webhook: the
+server fires it when its URL is called.
 """
 
 from __future__ import annotations
 
 import bisect
 import hashlib
+import json
 import re
 from collections.abc import Iterator, Mapping
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
-from typing import Any, ClassVar, Literal
+from typing import Annotated, Any, ClassVar, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    WithJsonSchema,
+    field_validator,
+    model_validator,
+)
 from pydantic.alias_generators import to_camel
-from tercel_sdk import Duration, Example, PollingTrigger, Property, ScheduleTrigger, TriggerEvent
+from tercel_sdk import (
+    Duration,
+    Example,
+    PollingTrigger,
+    Property,
+    ScheduleTrigger,
+    State,
+    Trigger,
+    TriggerEvent,
+    is_truthy,
+)
+
+from tercel_plugin_core.condition import optional_fields_schema
 
 __all__ = [
+    "DEFAULT_FLOW_STATES",
     "Cron",
     "CronError",
+    "ExecutionFilter",
+    "Flow",
     "Label",
     "NamespaceFiles",
+    "PreconditionFilter",
+    "Preconditions",
     "RecoverMissedSchedules",
     "Schedule",
     "ScheduleBackfill",
     "ScheduleOnDates",
+    "TimeWindow",
+    "UpstreamFlow",
+    "Webhook",
     "parse_cron",
 ]
 
@@ -760,3 +797,696 @@ triggers:
         # maxFiles stay unseen, for the next check
         ctx.memory["seen"] = current
         return [f for f, _ in picked]
+
+
+# ------------------------------------------------------------------------------------- Flow
+
+
+class _Part(BaseModel):
+    """A nested part of a trigger definition (camelCase in YAML, nothing unknown accepted)."""
+
+    model_config = ConfigDict(
+        extra="forbid", alias_generator=to_camel, populate_by_name=True, defer_build=True,
+        json_schema_extra=optional_fields_schema,
+    )
+
+
+def _digest(value: Any) -> str:
+    text = json.dumps(value, sort_keys=True, default=str, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()[:12]
+
+
+def _java_text(value: Any) -> str | None:
+    """A value as Kestra compares it (`String.valueOf`): `true`, not `True`; None stays None."""
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, datetime):
+        text = value.isoformat()
+        return text[:-6] + "Z" if text.endswith("+00:00") else text
+    return str(value)
+
+
+def _execution_of(variables: Mapping[str, Any]) -> Mapping[str, Any]:
+    """The upstream execution a Flow trigger evaluates (`execution` in its context)."""
+    execution = variables.get("execution")
+    if not isinstance(execution, Mapping) or "namespace" not in execution:
+        raise ValueError("there is no upstream execution to test here: this works on a Flow trigger only")
+    return execution
+
+
+_TERMINATED = tuple(s.value for s in State if s.is_terminated)
+DEFAULT_FLOW_STATES: tuple[str, ...] = (*_TERMINATED, State.PAUSED.value)
+"""The states a Flow trigger listens to when `states` is not given (Kestra's: ended or paused)."""
+
+WindowType = Literal["DURATION_WINDOW", "SLIDING_WINDOW", "DAILY_TIME_DEADLINE", "DAILY_TIME_WINDOW"]
+_DAY = timedelta(days=1)
+# what each window type needs, and what it must not have (Kestra's TimeWindowValidation)
+_WINDOW_NEEDS: dict[str, tuple[str, ...]] = {
+    "DURATION_WINDOW": (),
+    "SLIDING_WINDOW": (),
+    "DAILY_TIME_DEADLINE": ("deadline",),
+    "DAILY_TIME_WINDOW": ("start_time", "end_time"),
+}
+_WINDOW_REFUSES: dict[str, tuple[str, ...]] = {
+    "DURATION_WINDOW": ("deadline", "start_time", "end_time"),
+    "SLIDING_WINDOW": ("deadline", "start_time", "end_time", "window_advance"),
+    "DAILY_TIME_DEADLINE": ("window", "window_advance", "start_time", "end_time"),
+    "DAILY_TIME_WINDOW": ("window", "window_advance", "deadline"),
+}
+
+
+def _window_schema(schema: dict[str, Any]) -> None:
+    """The type-specific rules in the JSON Schema too, so a flow is refused when it is saved."""
+    optional_fields_schema(schema)
+    schema["allOf"] = [
+        {
+            "if": {"properties": {"type": {"const": kind}}, "required": ["type"]},
+            "then": {"required": [to_camel(name) for name in needs]},
+        }
+        for kind, needs in _WINDOW_NEEDS.items() if needs
+    ]
+
+
+class TimeWindow(_Part):
+    """Kestra's `timeWindow`: the period in which every precondition must be met.
+
+    - `DURATION_WINDOW` (default): consecutive windows of `window` (default one day), aligned on
+      midnight and shifted by `windowAdvance` (`window: PT6H` gives 00:00-06:00, 06:00-12:00, …;
+      `windowAdvance: PT3H` makes it 03:00-09:00, …).
+    - `SLIDING_WINDOW`: the last `window` (default one day) up to now.
+    - `DAILY_TIME_DEADLINE`: from midnight until `deadline`, each day.
+    - `DAILY_TIME_WINDOW`: from `startTime` until `endTime`, each day (an `endTime` before the
+      `startTime` ends the next day).
+
+    Times of day are read in `timezone` (default UTC).
+    """
+
+    model_config = ConfigDict(json_schema_extra=_window_schema)
+
+    type: WindowType = Field(default="DURATION_WINDOW", description="`DURATION_WINDOW` (default), `SLIDING_WINDOW`, `DAILY_TIME_DEADLINE` or `DAILY_TIME_WINDOW`.")
+    window: Duration | None = Field(  # type: ignore[assignment]
+        default=None, description="The length of the window (`DURATION_WINDOW`, `SLIDING_WINDOW`); one day by default."
+    )
+    window_advance: Duration | None = Field(  # type: ignore[assignment]
+        default=None, description="How far after midnight the windows start (`DURATION_WINDOW` only)."
+    )
+    deadline: time | None = Field(default=None, description="The time of day the preconditions must be met by (`DAILY_TIME_DEADLINE`).")
+    start_time: time | None = Field(default=None, description="The time of day the window opens (`DAILY_TIME_WINDOW`).")
+    end_time: time | None = Field(default=None, description="The time of day the window closes (`DAILY_TIME_WINDOW`).")
+    timezone: str | None = Field(default=None, description="The IANA time zone of the times of day and of midnight; UTC by default.")
+
+    @field_validator("timezone")
+    @classmethod
+    def _check_timezone(cls, value: str | None) -> str | None:
+        return None if value is None else _check_zone(value)
+
+    @field_validator("deadline", "start_time", "end_time")
+    @classmethod
+    def _local_time(cls, value: time | None) -> time | None:
+        if value is not None and value.tzinfo is not None:
+            raise ValueError("give a time of day without an offset; `timezone` says where it is")
+        return value
+
+    @model_validator(mode="after")
+    def _fits_its_type(self) -> TimeWindow:
+        missing = [to_camel(n) for n in _WINDOW_NEEDS[self.type] if getattr(self, n) is None]
+        if missing:
+            raise ValueError(f"a {self.type} time window needs {' and '.join(f'`{m}`' for m in missing)}")
+        extra = [to_camel(n) for n in _WINDOW_REFUSES[self.type] if getattr(self, n) is not None]
+        if extra:
+            raise ValueError(f"{', '.join(f'`{e}`' for e in extra)} cannot be used with a {self.type} time window")
+        if self.window is not None and self.window <= timedelta(0):
+            raise ValueError("`window` must be a positive duration")
+        if self.window_advance is not None and self.window_advance < timedelta(0):
+            raise ValueError("`windowAdvance` must not be negative")
+        return self
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return _zone(self.timezone or "Etc/UTC")
+
+    @property
+    def sliding(self) -> timedelta | None:
+        """For a `SLIDING_WINDOW`, how far back it looks; None for the other types."""
+        return (self.window or _DAY) if self.type == "SLIDING_WINDOW" else None
+
+    def fingerprint(self) -> str:
+        """Changes when the window's definition does (its progress then starts again)."""
+        return _digest(self.model_dump(mode="json"))
+
+    def _at(self, day: date, moment: time) -> datetime:
+        return _instant(datetime.combine(day, moment), self.tz).astimezone(UTC)
+
+    def bounds(self, now: datetime) -> tuple[datetime, datetime] | None:
+        """The window `now` falls in, as UTC instants `[start, end)`; None for a sliding window.
+
+        For the daily types the window is today's, even when `now` is outside it (the caller
+        tells by comparing).
+        """
+        if self.type == "SLIDING_WINDOW":
+            return None
+        today = now.astimezone(self.tz).date()
+        midnight = self._at(today, time(0))
+        if self.type == "DAILY_TIME_DEADLINE":
+            assert self.deadline is not None
+            return midnight, self._at(today, self.deadline)
+        if self.type == "DAILY_TIME_WINDOW":
+            assert self.start_time is not None and self.end_time is not None
+            start, end = self._at(today, self.start_time), self._at(today, self.end_time)
+            if end <= start:  # overnight: it closes the next day
+                if now < end:
+                    start = self._at(today - _DAY, self.start_time)
+                else:
+                    end = self._at(today + _DAY, self.end_time)
+            return start, end
+        window = self.window or _DAY
+        base = midnight + (self.window_advance or timedelta(0))
+        if window >= _DAY:
+            start = base if now >= base else base - _DAY
+        else:
+            start = base + window * ((now - base) // window)
+        return start, start + window
+
+
+class UpstreamFlow(_Part):
+    """A flow whose execution must end as described (Kestra's precondition `flows` item)."""
+
+    namespace: str = Field(description="The namespace of the flow.")
+    flow_id: str | None = Field(default=None, description="The flow; any flow of the namespace when not given.")
+    states: list[State] | None = Field(default=None, description="The states its execution must end in; any of the trigger's `states` when not given.")
+    labels: dict[str, Any] | None = Field(default=None, description="Labels its execution must carry (each key with this value).")
+
+    def key(self) -> str:
+        return "flow." + _digest(self.model_dump(mode="json", by_alias=True))
+
+    def matches(self, execution: Mapping[str, Any]) -> bool:
+        if execution.get("namespace") != self.namespace:
+            return False
+        if self.flow_id is not None and execution.get("flowId") != self.flow_id:
+            return False
+        if self.states is not None and str(execution.get("state")) not in {s.value for s in self.states}:
+            return False
+        if self.labels:
+            have = execution.get("labels") or {}
+            return all(have.get(k) == _java_text(v) for k, v in self.labels.items())
+        return True
+
+
+FilterField = Literal["FLOW_ID", "NAMESPACE", "STATE", "EXPRESSION"]
+FilterType = Literal[
+    "EQUAL_TO", "NOT_EQUAL_TO", "IN", "NOT_IN", "IS_TRUE", "IS_FALSE", "IS_NULL", "IS_NOT_NULL",
+    "STARTS_WITH", "ENDS_WITH", "REGEX", "CONTAINS",
+]
+
+
+class PreconditionFilter(_Part):
+    """One test of a `where` filter: a field of the execution (or an expression) against a value."""
+
+    model_config = ConfigDict(
+        json_schema_extra=lambda schema: optional_fields_schema(schema, extra={
+            "if": {"properties": {"type": {"enum": ["IN", "NOT_IN"]}}, "required": ["type"]},
+            "then": {"required": ["values"]},
+            "else": {"required": ["value"]},
+        })
+    )
+
+    field: FilterField = Field(description="What is tested: `FLOW_ID`, `NAMESPACE`, `STATE`, or `EXPRESSION` (the rendered `value`).")
+    type: FilterType = Field(
+        description=(
+            "The test: `EQUAL_TO`, `NOT_EQUAL_TO`, `IN`, `NOT_IN`, `IS_TRUE`, `IS_FALSE`, `IS_NULL`, "
+            "`IS_NOT_NULL`, `STARTS_WITH`, `ENDS_WITH`, `REGEX` (the whole value), `CONTAINS`."
+        )
+    )
+    value: str | None = Field(default=None, description="The value to test against (for `EXPRESSION`, the expression); every type but `IN` and `NOT_IN` needs it.")
+    values: list[str] | None = Field(default=None, description="The values of `IN` and `NOT_IN`.")
+
+    @model_validator(mode="after")
+    def _has_its_value(self) -> PreconditionFilter:
+        if self.type in ("IN", "NOT_IN"):
+            if self.values is None:
+                raise ValueError(f"`values` cannot be null for type {self.type}")
+        elif self.value is None:
+            raise ValueError(f"`value` cannot be null for type {self.type}")
+        if self.type == "REGEX" and self.field != "EXPRESSION" and self.value is not None:
+            try:
+                re.compile(self.value)
+            except re.error as exc:
+                raise ValueError(f"invalid regular expression {self.value!r}: {exc}") from None
+        return self
+
+    def test(self, execution: Mapping[str, Any], render: Any) -> bool:
+        if self.field == "EXPRESSION":
+            actual = _java_text(render(self.value))
+        else:
+            actual = _java_text(execution.get({"FLOW_ID": "flowId", "NAMESPACE": "namespace", "STATE": "state"}[self.field]))
+        value = self.value
+        kind = self.type
+        if kind == "EQUAL_TO":
+            return value == actual
+        if kind == "NOT_EQUAL_TO":
+            return value != actual
+        if kind == "IN":
+            return actual in (self.values or ())
+        if kind == "NOT_IN":
+            return actual not in (self.values or ())
+        if kind == "IS_TRUE":
+            return is_truthy(actual)
+        if kind == "IS_FALSE":
+            return not is_truthy(actual)
+        if kind == "IS_NULL":
+            return actual is None
+        if kind == "IS_NOT_NULL":
+            return actual is not None
+        if actual is None or value is None:
+            return False
+        if kind == "STARTS_WITH":
+            return actual.startswith(value)
+        if kind == "ENDS_WITH":
+            return actual.endswith(value)
+        if kind == "REGEX":
+            return re.fullmatch(value, actual) is not None
+        return value in actual  # CONTAINS
+
+
+class ExecutionFilter(_Part):
+    """A precondition met by an execution that passes its filters (Kestra's `where` item)."""
+
+    id: str = Field(min_length=1, description="The id of this precondition, unique among the `where` items.")
+    operand: Literal["AND", "OR"] = Field(default="AND", description="`AND`: every filter must hold (default); `OR`: one is enough.")
+    filters: list[PreconditionFilter] = Field(min_length=1, description="The filters.")
+
+    def key(self) -> str:
+        return f"where.{self.id}." + _digest(self.model_dump(mode="json", by_alias=True))
+
+    def test(self, execution: Mapping[str, Any], render: Any) -> bool:
+        results = (f.test(execution, render) for f in self.filters)
+        return any(results) if self.operand == "OR" else all(results)
+
+
+class Preconditions(_Part):
+    """Kestra's `preconditions`: upstream executions to see, all within one time window.
+
+    Each item of `flows` and of `where` is a precondition; the trigger fires when the last of
+    them is met (the execution that meets it starts the flow), all within the `timeWindow`.
+    What was met so far is stored, so it survives restarts and every scheduler shares it. With
+    `resetOnSuccess` (the default) it starts from nothing again after firing; without, every
+    execution that meets one of them again fires again while the window lasts.
+    """
+
+    model_config = ConfigDict(
+        json_schema_extra=lambda schema: optional_fields_schema(
+            schema, extra={"anyOf": [{"required": ["flows"]}, {"required": ["where"]}]}
+        )
+    )
+
+    id: str = Field(pattern=r"^[a-zA-Z0-9][a-zA-Z0-9_-]*$", description="The id of the preconditions (their progress is stored under it).")
+    time_window: TimeWindow = Field(default_factory=TimeWindow, description="The window in which every precondition must be met; one day from midnight by default.")
+    reset_on_success: bool = Field(default=True, description="Start from nothing again once the trigger fired (default); `false` fires again on each new match within the window.")
+    flows: list[UpstreamFlow] | None = Field(default=None, description="Upstream flows whose executions must end as described.")
+    where: list[ExecutionFilter] | None = Field(default=None, description="Filters some execution must pass.")
+
+    @model_validator(mode="after")
+    def _something_to_wait_for(self) -> Preconditions:
+        if not self.flows and not self.where:
+            raise ValueError("preconditions need `flows` or `where`")
+        ids = [w.id for w in self.where or ()]
+        duplicates = sorted({i for i in ids if ids.count(i) > 1})
+        if duplicates:
+            raise ValueError(f"duplicate `where` id {duplicates[0]!r}")
+        return self
+
+    def checks(self) -> dict[str, UpstreamFlow | ExecutionFilter]:
+        """Every precondition by a key that stays the same while its definition does."""
+        out: dict[str, UpstreamFlow | ExecutionFilter] = {}
+        for item in [*(self.flows or ()), *(self.where or ())]:
+            out.setdefault(item.key(), item)
+        return out
+
+
+_FLOW_EXAMPLES = (
+    Example(
+        title=(
+            "Run `transform` each time `extract` succeeds, passing on its `date` output "
+            "(`extract` declares `outputs: [{id: date, type: STRING, value: ...}]`)."
+        ),
+        full=True,
+        code="""\
+id: transform
+namespace: company.team
+
+inputs:
+  - id: date
+    type: STRING
+    defaults: "2025-01-01"
+
+tasks:
+  - id: log
+    type: tercel.core.Log
+    message: "extract {{ trigger.executionId }} is done; transforming up to {{ inputs.date }}"
+
+triggers:
+  - id: after_extract
+    type: tercel.core.trigger.Flow
+    inputs:
+      date: "{{ trigger.outputs.date }}"
+    preconditions:
+      id: extract
+      flows:
+        - namespace: company.team
+          flowId: extract
+          states: [SUCCESS]
+""",
+    ),
+    Example(
+        title="Alert on every failed or killed execution of the `company` namespaces.",
+        full=True,
+        code="""\
+id: alert_on_failure
+namespace: system
+
+tasks:
+  - id: alert
+    type: io.kestra.plugin.core.log.Log
+    level: ERROR
+    message: "{{ trigger.namespace }}.{{ trigger.flowId }} ended {{ trigger.state }} ({{ trigger.executionId }})"
+
+triggers:
+  - id: on_failure
+    type: io.kestra.plugin.core.trigger.Flow
+    states: [FAILED, KILLED]
+    preconditions:
+      id: company
+      where:
+        - id: company_namespaces
+          filters:
+            - field: NAMESPACE
+              type: STARTS_WITH
+              value: company
+""",
+    ),
+    Example(
+        title="Build the silver layer once both bronze flows succeeded, by 9:00 (Paris time) each day.",
+        full=True,
+        code="""\
+id: silver_layer
+namespace: company.team
+
+tasks:
+  - id: transform
+    type: tercel.core.Log
+    message: "orders from {{ trigger.outputs['company.team'].bronze_orders ?? 'no outputs' }}"
+
+triggers:
+  - id: bronze_done
+    type: tercel.core.trigger.Flow
+    preconditions:
+      id: bronze
+      timeWindow:
+        type: DAILY_TIME_DEADLINE
+        deadline: "09:00:00"
+        timezone: Europe/Paris
+      flows:
+        - namespace: company.team
+          flowId: bronze_orders
+          states: [SUCCESS]
+        - namespace: company.team
+          flowId: bronze_customers
+          states: [SUCCESS]
+""",
+    ),
+    Example(
+        title="With conditions: after each failure of `payroll` in production; stop listening after a failed alert.",
+        full=True,
+        code="""\
+id: payroll_alert
+namespace: company.team
+
+tasks:
+  - id: alert
+    type: tercel.core.Log
+    message: "payroll failed at {{ trigger.firstFailedTaskId }}"
+
+triggers:
+  - id: payroll_failed
+    type: tercel.core.trigger.Flow
+    conditions:
+      - type: io.kestra.plugin.core.condition.ExecutionFlow
+        namespace: company.team
+        flowId: payroll
+      - type: io.kestra.plugin.core.condition.ExecutionStatus
+        in: [FAILED]
+      - type: io.kestra.plugin.core.condition.ExecutionLabels
+        labels:
+          env: prod
+    stopAfter: [FAILED]
+""",
+    ),
+)
+
+
+class Flow(Trigger):
+    """Start a flow when executions of other flows end.
+
+    Whenever an execution ends (in one of `states`: by default any end state, and `PAUSED`),
+    every flow with a `Flow` trigger looks at it: when the trigger's `conditions` all hold (e.g.
+    `ExecutionStatus`, `ExecutionFlow`, `ExecutionNamespace`, `ExecutionLabels`,
+    `ExecutionOutputs`, `Expression`, `Not`, `Or`) and its `preconditions` are met, an execution
+    of this flow starts. A flow never triggers itself. A Flow trigger needs `conditions` or
+    `preconditions`: without them it would start on every execution of every flow.
+
+    The execution sees `trigger.executionId`, `trigger.namespace`, `trigger.flowId`,
+    `trigger.flowRevision`, `trigger.state`, `trigger.startDate`, `trigger.endDate`,
+    `trigger.executionLabels`, `trigger.firstFailedTaskId`, `trigger.lastTaskId` (of the
+    execution that triggered it, the last one with preconditions) and `trigger.outputs`: its
+    flow outputs, plus with preconditions the outputs of every upstream execution that met one,
+    under `trigger.outputs['<namespace>'].<flowId>`. `inputs` and `labels` are rendered with
+    these, and with the upstream `execution`, `outputs`, `labels` and `inputs`.
+
+    `stopAfter` disables the trigger when an execution it started ends in one of its states.
+    """
+
+    type_name: ClassVar[str] = "tercel.core.trigger.Flow"
+    type_aliases: ClassVar[tuple[str, ...]] = (
+        "io.kestra.plugin.core.trigger.Flow",
+        "io.kestra.core.models.triggers.types.Flow",
+    )
+    type_title: ClassVar[str] = "Start a flow when executions of other flows end."
+    type_examples: ClassVar[tuple[Example, ...]] = _FLOW_EXAMPLES
+    listens_to_executions: ClassVar[bool] = True
+    """The scheduler hands it every ended execution (see `tercel.scheduler`)."""
+    model_config = ConfigDict(
+        json_schema_extra=lambda schema: optional_fields_schema(
+            schema, extra={"anyOf": [{"required": ["conditions"]}, {"required": ["preconditions"]}]}
+        )
+    )
+
+    inputs: dict[str, Any] | None = Field(
+        default=None,
+        description="Inputs of the started execution; may use `{{ trigger.outputs.<name> }}` and the other `trigger.*` variables.",
+    )
+    states: list[State] | None = Field(
+        default=None,
+        description="The states of upstream executions the trigger looks at; by default every end state, and `PAUSED`.",
+    )
+    preconditions: Preconditions | None = Field(
+        default=None, description="Upstream executions that must all be seen within a time window before the flow starts."
+    )
+    labels: Labels | None = Field(default=None, description="Labels added to the started executions; may use `{{ trigger.* }}`.")
+
+    @model_validator(mode="after")
+    def _listens_to_something(self) -> Flow:
+        if not self.conditions and self.preconditions is None:
+            raise ValueError(
+                "a Flow trigger needs `conditions` or `preconditions`: without them it would start "
+                "on every execution of every flow"
+            )
+        if self.states is not None and State.CREATED in self.states:
+            raise ValueError("a Flow trigger cannot listen to CREATED: it reacts to state changes")
+        return self
+
+    @property
+    def listened_states(self) -> frozenset[str]:
+        return frozenset(s.value for s in self.states) if self.states is not None else frozenset(DEFAULT_FLOW_STATES)
+
+    def listens_to(self, state: str) -> bool:
+        """Whether an upstream execution in `state` is looked at."""
+        return str(state) in self.listened_states
+
+    def precondition_results(self, ctx: Any) -> dict[str, bool] | None:
+        """Which preconditions the upstream execution (`ctx.variables['execution']`) meets, by
+        key; None without preconditions. `ctx` renders `where` expressions."""
+        if self.preconditions is None:
+            return None
+        execution = _execution_of(ctx.variables)
+        out: dict[str, bool] = {}
+        for key, check in self.preconditions.checks().items():
+            out[key] = check.matches(execution) if isinstance(check, UpstreamFlow) else check.test(execution, ctx.render)
+        return out
+
+    def event(self, variables: Mapping[str, Any]) -> TriggerEvent:
+        """The firing with the `trigger.*` variables the scheduler computed."""
+        return TriggerEvent(variables=dict(variables), labels=_labels(self.labels), inputs=dict(self.inputs) if self.inputs else None)
+
+
+# ---------------------------------------------------------------------------------- Webhook
+
+# a literal key: one path segment of the URL, printable, not blank (an expression is checked
+# once rendered)
+_KEY = r"^[^/\x00-\x1f\x7f]*[^/\s][^/\x00-\x1f\x7f]*$"
+
+
+
+def _check_key(key: str) -> str:
+    if not key.strip():
+        raise ValueError("the webhook key is blank")
+    if len(key) > 256:
+        raise ValueError(f"the webhook key has {len(key)} characters, at most 256 are allowed")
+    if "/" in key:
+        raise ValueError("the webhook key cannot contain '/': it is one segment of the URL")
+    if any(ord(c) < 32 or ord(c) == 127 for c in key):
+        raise ValueError("the webhook key cannot contain control characters")
+    return key
+
+
+WebhookKey = Annotated[
+    str,
+    AfterValidator(_check_key),
+    WithJsonSchema({"type": "string", "minLength": 1, "maxLength": 256, "pattern": _KEY}),
+]
+
+_WEBHOOK_EXAMPLES = (
+    Example(
+        title=(
+            "Start the flow from `POST /api/v1/executions/webhook/company.team/webhook_flow/4wjtkzwVGBM9yKnjm3yv8r`; "
+            "the JSON body is `trigger.body`."
+        ),
+        full=True,
+        code="""\
+id: webhook_flow
+namespace: company.team
+
+tasks:
+  - id: hello
+    type: tercel.core.Log
+    message: "called with {{ trigger.body }} and {{ trigger.parameters }}"
+
+triggers:
+  - id: webhook
+    type: tercel.core.trigger.Webhook
+    key: 4wjtkzwVGBM9yKnjm3yv8r
+""",
+    ),
+    Example(
+        title="Only for the calls whose body says `hello: world`, with the key kept as a secret.",
+        full=True,
+        code="""\
+id: conditional_webhook
+namespace: company.team
+
+tasks:
+  - id: hello
+    type: io.kestra.plugin.core.log.Log
+    message: "hello {{ trigger.body.hello }}"
+
+triggers:
+  - id: webhook
+    type: io.kestra.plugin.core.trigger.Webhook
+    key: "{{ secret('WEBHOOK_KEY') }}"
+    conditions:
+      - type: io.kestra.plugin.core.condition.Expression
+        expression: "{{ trigger.body.hello == 'world' }}"
+""",
+    ),
+    Example(
+        title="Answer the call with the flow's outputs once it ended; a query parameter becomes an input.",
+        full=True,
+        code="""\
+id: greet
+namespace: company.team
+
+inputs:
+  - id: name
+    type: STRING
+    defaults: world
+
+tasks:
+  - id: greeting
+    type: tercel.core.Return
+    format: "hello {{ inputs.name }}"
+
+outputs:
+  - id: greeting
+    type: STRING
+    value: "{{ outputs.greeting.value }}"
+
+triggers:
+  - id: webhook
+    type: tercel.core.trigger.Webhook
+    key: greet-2f6b1c
+    wait: true
+    returnOutputs: true
+    inputs:
+      name: "{{ trigger.parameters.name[0] ?? 'world' }}"
+""",
+    ),
+)
+
+
+class Webhook(Trigger):
+    """Start a flow from an HTTP call to its webhook URL.
+
+    The URL is `/api/v1/executions/webhook/{namespace}/{flowId}/{key}` and takes `GET`, `POST`
+    and `PUT`. The `key` is the only thing that protects it: treat it as a secret (it may be an
+    expression, e.g. `{{ secret('WEBHOOK_KEY') }}`). The execution sees `trigger.body` (a JSON
+    body parsed, other text as is), `trigger.headers` and `trigger.parameters` (the query string),
+    each header and parameter with the list of its values; `inputs` and `labels` are rendered
+    with them, and the call starts nothing when `conditions` do not hold.
+
+    The call answers as soon as the execution is created; with `wait: true` it answers once the
+    execution ended, and with `returnOutputs: true` too the answer is the flow's outputs.
+    The scheduler does not fire webhooks: the server does, when it is called.
+    """
+
+    type_name: ClassVar[str] = "tercel.core.trigger.Webhook"
+    type_aliases: ClassVar[tuple[str, ...]] = (
+        "io.kestra.plugin.core.trigger.Webhook",
+        "io.kestra.core.models.triggers.types.Webhook",
+    )
+    type_title: ClassVar[str] = "Start a flow from an HTTP call to its webhook URL."
+    type_examples: ClassVar[tuple[Example, ...]] = _WEBHOOK_EXAMPLES
+
+    key: Property[WebhookKey] = Field(
+        description=(
+            "The secret last part of the webhook URL: up to 256 characters, no `/`, not blank. "
+            "Keep it secret, e.g. `{{ secret('WEBHOOK_KEY') }}`."
+        )
+    )
+    wait: bool = Field(default=False, description="Answer the call once the execution ended, not as soon as it is created.")
+    return_outputs: bool = Field(default=False, description="With `wait`, answer with the flow's outputs instead of the execution.")
+    inputs: dict[str, Any] | None = Field(
+        default=None,
+        description="Inputs of the started execution; may use `{{ trigger.body }}`, `{{ trigger.headers }}` and `{{ trigger.parameters }}`.",
+    )
+    labels: Labels | None = Field(default=None, description="Labels added to the started executions; may use `{{ trigger.* }}`.")
+
+    @model_validator(mode="after")
+    def _no_multiple_condition(self) -> Webhook:
+        for condition in self.conditions or ():
+            if str(condition.get("type", "")).rsplit(".", 1)[-1] in ("MultipleCondition", "MultipleConditionCondition"):
+                raise ValueError("a Webhook trigger cannot have a MultipleCondition")
+        return self
+
+    def event(
+        self,
+        *,
+        body: Any = None,
+        headers: Mapping[str, list[str]] | None = None,
+        parameters: Mapping[str, list[str]] | None = None,
+        **more: Any,
+    ) -> TriggerEvent:
+        """The firing for one call: `trigger.body`, `trigger.headers`, `trigger.parameters`
+        (and whatever else the server adds, e.g. `parts`, `formFields`), inputs and labels."""
+        variables = {"body": body, "headers": dict(headers or {}), "parameters": dict(parameters or {}), **more}
+        return TriggerEvent(variables=variables, labels=_labels(self.labels), inputs=dict(self.inputs) if self.inputs else None)

@@ -9,6 +9,8 @@ from .metrics import MetricsController
 from .namespace_files import NamespaceFilesController
 from .plugins import PluginsController
 from .system import SystemController
+from .triggers import TriggersController
+from .webhooks import WebhooksController
 
 __all__ = [
     "ExecutionFilesController",
@@ -21,4 +23,6 @@ __all__ = [
     "NamespaceFilesController",
     "PluginsController",
     "SystemController",
+    "TriggersController",
+    "WebhooksController",
 ]
