@@ -108,7 +108,7 @@ scalars = st.one_of(
     text_values,
     st.binary(max_size=40),
     st.datetimes(),
-    st.datetimes(timezones=tzinfos),
+    st.datetimes(timezones=tzinfos, min_value=datetime(1, 1, 2)),  # day 1 in UTC+x is before year 1 in UTC
     st.dates(),
     st.times(),
     st.times(timezones=fixed_offsets),
@@ -285,7 +285,7 @@ CLEAN = st.text(max_size=20).filter(lambda s: "Infinity" not in s and "\\ud" not
                 "i": st.integers(),
                 "f": st.floats(),
                 "s": CLEAN,
-                "t": st.datetimes(timezones=st.one_of(st.none(), tzinfos)),
+                "t": st.datetimes(timezones=st.one_of(st.none(), tzinfos), min_value=datetime(1, 1, 2)),
                 "d": decimals,
                 "x": st.one_of(st.dates(), st.binary(max_size=8), st.times(), st.timedeltas(), st.none()),
                 "l": st.lists(st.one_of(st.floats(), CLEAN, st.datetimes()), max_size=3),

@@ -4,6 +4,10 @@ A flowable task (Sequential, Parallel, If, ForEach, …) receives a `FlowableCon
 its own task run and its children and returns a `FlowableResult`: which child task runs to
 create next and, once finished, its own final state. The helpers here implement Kestra's
 sequential and parallel semantics with `errors` and `finally`, so most flowables are a few lines.
+
+A flowable over many children (a loop over thousands of values) need not read them all at every
+decision: the engine's context is also an `IncrementalFlowableContext`, which finds the children
+of one value and tells which children changed since the flowable last asked.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ __all__ = [
     "INHERIT",
     "FlowableContext",
     "FlowableResult",
+    "IncrementalFlowableContext",
     "NextTaskRun",
     "SubflowRequest",
     "TaskRunView",
@@ -132,6 +137,37 @@ class FlowableContext(Protocol):
     @property
     def now(self) -> datetime:
         """The engine's time for this decision (use it, never the clock: decisions stay pure)."""
+        ...
+
+
+@runtime_checkable
+class IncrementalFlowableContext(FlowableContext, Protocol):
+    """A `FlowableContext` that also answers in time proportional to what is asked, not to
+    the number of children: what a loop over many values needs so that each decision costs
+    the same at its 10,000th iteration as at its first.
+
+    The engine's context implements it; a flowable checks `isinstance(ctx,
+    IncrementalFlowableContext)` and otherwise decides from `children()` (test doubles and
+    other contexts written against `FlowableContext` keep working). Both ways must give the
+    same decisions: what a flowable keeps between two resolves is only a memo of its children.
+    """
+
+    def children_with_value(self, value: Any) -> list[TaskRunView]:
+        """The direct children whose value equals `value`, in creation order: the task runs
+        of one loop iteration (a loop value is stored as text, see `NextTaskRun`), found
+        without looking at the others."""
+        ...
+
+    def changed_children(self) -> list[TaskRunView] | None:
+        """The direct children created or ended (in a terminated state) since the previous
+        call for this task run, oldest change first (a child may appear twice); None when the
+        engine cannot tell: on the first call, and on the first call after the execution was
+        loaded again (another process, another executor) or restarted.
+
+        A flowable that keeps what it learned from its children between two resolves looks
+        only at these; on None it starts over from `children()`. Call it once per resolve:
+        a second call in the same resolve returns what changed in between (usually nothing).
+        """
         ...
 
 

@@ -175,7 +175,10 @@ def _fmt_datetime_slow(value: datetime) -> str:
         return "\t" + value.replace(tzinfo=None).isoformat() + "-00:00\t"
     if offset % timedelta(minutes=1):
         # Sub-minute offsets (local mean time) have no Ion form: keep the instant, in UTC.
-        return "\t" + value.astimezone(_UTC).isoformat() + "\t"
+        try:
+            return "\t" + value.astimezone(_UTC).isoformat() + "\t"
+        except OverflowError:
+            raise IonEncodeError(f"{value!r} is before year 1 in UTC: it has no Ion form") from None
     text = value.isoformat()
     if type(tzinfo) is timezone and len(_OFFSETS) < 1000:
         _OFFSETS[tzinfo] = text[-6:] + "\t"  # a fixed offset: cache its text

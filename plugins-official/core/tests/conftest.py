@@ -2,7 +2,10 @@
 
 `FlowSim` plays the engine for one flowable: it is the `FlowableContext` (its task run, its
 children, rendering), creates exactly the child runs `resolve` returns, and finishes them one
-at a time with the states a test chooses. `FakeRunContext` is a `RunContext` for runnable
+at a time with the states a test chooses. `IncrementalFlowSim` is also an
+`IncrementalFlowableContext` (children of one value, children changed since the last ask), as
+the engine's context is; the `sim` fixture runs each test with both, since a flowable must
+decide the same either way. `FakeRunContext` is a `RunContext` for runnable
 tasks: it records logs and metrics. Both render `{{ dotted.name }}` expressions from a dict of
 variables (typed when the whole string is one expression), enough for decision tests; real
 templating is covered by the flow tests over `tercel_sdk.testing`.
@@ -128,6 +131,7 @@ class FlowSim:
                 )
             )
             self.created.append((nxt.task["id"], value, nxt.iteration))
+            self._changed(self.runs[-1])
         self.max_running = max(self.max_running, len(self.running()))
         return result
 
@@ -136,6 +140,10 @@ class FlowSim:
 
     def finish(self, run: TaskRunView, state: State) -> None:
         self.runs = [replace(r, state=state) if r.id == run.id else r for r in self.runs]
+        self._changed(next(r for r in self.runs if r.id == run.id))
+
+    def _changed(self, run: TaskRunView) -> None:
+        """A child was created or changed state (what an incremental context reports)."""
 
     def run(self, outcome: Outcome = None, *, max_steps: int = 10_000) -> FlowableResult:
         """Drive to the end: resolve, finish the oldest running child, again; the final result."""
@@ -150,6 +158,25 @@ class FlowSim:
 
     def ids(self) -> list[str]:
         return [task_id for task_id, _, _ in self.created]
+
+
+class IncrementalFlowSim(FlowSim):
+    """A `FlowSim` that is an `IncrementalFlowableContext` too, like the engine's context."""
+
+    def __init__(self, task: FlowableTask, **kwargs: Any) -> None:
+        super().__init__(task, **kwargs)
+        self._changes: list[TaskRunView] | None = None  # None: not asked yet
+
+    def children_with_value(self, value: Any) -> list[TaskRunView]:
+        return [r for r in self.runs if r.value == value]
+
+    def changed_children(self) -> list[TaskRunView] | None:
+        changes, self._changes = self._changes, []
+        return changes
+
+    def _changed(self, run: TaskRunView) -> None:
+        if self._changes is not None:
+            self._changes.append(run)
 
 
 def _hashable(value: Any) -> Any:
@@ -228,14 +255,20 @@ class FakeRunContext:
         return self.cancelled
 
 
-@pytest.fixture
-def sim() -> Callable[..., FlowSim]:
-    """Build a `FlowSim` from a task given as a flow dict."""
+@pytest.fixture(params=[FlowSim, IncrementalFlowSim], ids=["plain", "incremental"])
+def sim(request: pytest.FixtureRequest) -> Callable[..., FlowSim]:
+    """Build a `FlowSim` from a task given as a flow dict (each test runs with both kinds)."""
 
     def make(task: dict[str, Any], **kwargs: Any) -> FlowSim:
-        return FlowSim(load_task(task), **kwargs)
+        return request.param(load_task(task), **kwargs)
 
     return make
+
+
+@pytest.fixture
+def sim_kinds() -> tuple[type[FlowSim], type[IncrementalFlowSim]]:
+    """Both kinds of `FlowSim`, for tests that compare them."""
+    return FlowSim, IncrementalFlowSim
 
 
 @pytest.fixture

@@ -176,7 +176,7 @@ class ExecutorError(Exception):
 
 
 class _Ctx:
-    """The FlowableContext the executor hands to a flowable task."""
+    """The (Incremental)FlowableContext the executor hands to a flowable task."""
 
     __slots__ = ("_ex", "_executor", "_now", "_tr")
 
@@ -198,6 +198,13 @@ class _Ctx:
 
     def children(self) -> list[TaskRunView]:
         return [c.view() for c in self._ex.children(self._tr.id if self._tr else None)]
+
+    def children_with_value(self, value: Any) -> list[TaskRunView]:
+        return [c.view() for c in self._ex.children_with_value(self._tr.id if self._tr else None, value)]
+
+    def changed_children(self) -> list[TaskRunView] | None:
+        changes = self._ex.take_changes(self._tr.id) if self._tr else None
+        return None if changes is None else [c.view() for c in changes]
 
     def render(self, value: Any, variables: Mapping[str, Any] | None = None) -> Any:
         render = self._executor.ports.render
@@ -304,7 +311,7 @@ class Executor:
             return self._work_finished(ex, tr, result, now, step)
         if result.outputs:
             tr.outputs = dict(result.outputs)
-            ex.outputs_revision += 1
+            ex.outputs_changed(tr)
         tr.error = result.error
         if result.state is State.FAILED and ex.state.current in _ACTIVE:
             delay = self._retry_delay(node, tr, result.ended_at)
@@ -368,7 +375,7 @@ class Executor:
             tr.phases_done.append(phase)
         if result.outputs:
             tr.outputs = {**(tr.outputs or {}), **result.outputs}
-            ex.outputs_revision += 1
+            ex.outputs_changed(tr)
         if result.state in (State.FAILED, State.KILLED) and tr.state.current is State.RUNNING and ex.state.current in _ACTIVE:
             tr.error = result.error or f"work phase {phase!r} ended {result.state.value}"
             self._finish(ex, tr, State.FAILED if result.state is State.FAILED else State.KILLED, result.ended_at)
@@ -391,7 +398,7 @@ class Executor:
             self._fail(ex, tr, f"task '{tr.task_id}': {self._error_message(exc)}", now, step)
             self._settle(ex, now, step, {self._parent_key(tr)})
             return step
-        ex.outputs_revision += 1
+        ex.outputs_changed(tr)
         step.changed[tr.id] = tr
         child_state = result.get("state")
         level = "INFO" if child_state in ("SUCCESS", "WARNING", None) else "WARN"
@@ -409,7 +416,7 @@ class Executor:
         for tr in ex.task_runs:
             if tr.state.current is State.PAUSED:
                 tr.outputs = {**(tr.outputs or {}), "onResume": dict(inputs or {}), "resumed": {"by": by, "on": now}}
-                ex.outputs_revision += 1
+                ex.outputs_changed(tr)
                 tr.state.to(State.RUNNING, now)
                 step.changed[tr.id] = tr
                 step.effects.append(LogEffect(tr.id, tr.task_id, "INFO", f"task '{tr.task_id}' resumed" + (f" by {by}" if by else "")))
@@ -581,6 +588,7 @@ class Executor:
         tr.state.to(state, now)
         if tr.attempts and not tr.attempts[-1].state.current.is_terminated:
             tr.attempts[-1].state.to(state, now)  # a flowable's own attempt (subflows) ends with it
+        ex.task_run_ended(tr)
 
     def _fail(self, ex: Execution, tr: TaskRun, message: str, now: datetime, step: Step) -> None:
         tr.error = message
@@ -619,7 +627,7 @@ class Executor:
                 dirty.add(parent_key)
                 return
             if not wanted:
-                tr.state.to(State.SKIPPED, now)
+                self._finish(ex, tr, State.SKIPPED, now, apply_rules=False)
                 step.effects.append(LogEffect(tr.id, task_id, "INFO", f"task '{task_id}' skipped: runIf is false"))
                 dirty.add(parent_key)
                 return
@@ -671,7 +679,7 @@ class Executor:
             return
         if result.outputs is not None and result.outputs != tr.outputs:
             tr.outputs = dict(result.outputs)
-            ex.outputs_revision += 1
+            ex.outputs_changed(tr)
             step.changed[tr.id] = tr
         if result.state is State.PAUSED:
             self._pause(ex, tr, result, now, step)
@@ -756,7 +764,7 @@ class Executor:
         if error is None and tr.state.current in _ACTIVE:
             try:
                 tr.outputs = dict(self._instance(self.flow.tasks[tr.task_id]).subflows_started(dict(tr.outputs or {}), started))
-                ex.outputs_revision += 1
+                ex.outputs_changed(tr)
             except Exception as exc:
                 error = f"task '{tr.task_id}': {self._error_message(exc)}"
         if error is not None and not tr.state.current.is_terminated:

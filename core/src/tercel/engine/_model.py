@@ -24,6 +24,15 @@ def _parse_dt(text: str | None) -> datetime | None:
     return datetime.fromisoformat(text.replace("Z", "+00:00"))
 
 
+def _value_key(value: Any) -> tuple[Any] | None:
+    """A task run's value as an index key, or None for a value that cannot be hashed."""
+    try:
+        hash(value)
+    except TypeError:
+        return None
+    return (value,)
+
+
 @dataclass(slots=True)
 class RunState:
     """A state and how it got there."""
@@ -174,23 +183,44 @@ class Execution:
     """When the first execution of the chain started (a retry's `maxDuration` counts from it)."""
     version: int = 0
     outputs_revision: int = field(default=0, repr=False)
-    """Bumped whenever a task run's outputs change: lets callers cache `outputs.*`."""
+    """Bumped whenever a task run's outputs change (`outputs_changed`): lets callers cache `outputs.*`."""
+    # In-memory indexes, rebuilt by `reindex` (call it after replacing or dropping task runs);
+    # `add` and the methods below keep them up to date, so no lookup walks every task run.
     _index: dict[str, TaskRun] = field(default_factory=dict, repr=False)
+    _order: dict[str, int] = field(default_factory=dict, repr=False)
     _children: dict[str | None, list[TaskRun]] = field(default_factory=dict, repr=False)
+    _by_value: dict[tuple[str | None, Any], list[TaskRun]] = field(default_factory=dict, repr=False)
+    _changes: dict[str, list[TaskRun]] = field(default_factory=dict, repr=False)
+    live_outputs: Any = field(default=None, repr=False, compare=False)
+    """The `outputs` map kept up to date as outputs change (see `outputs_map`); None until used."""
 
     def __post_init__(self) -> None:
         self.reindex()
 
     def reindex(self) -> None:
-        self._index = {tr.id: tr for tr in self.task_runs}
+        self._index = {}
+        self._order = {}
         self._children = {}
+        self._by_value = {}
+        self._changes = {}  # whoever tracked changes starts over (`take_changes` says None)
+        self.live_outputs = None
         for tr in self.task_runs:
-            self._children.setdefault(tr.parent_task_run_id, []).append(tr)
+            self._register(tr)
+
+    def _register(self, tr: TaskRun) -> None:
+        self._order[tr.id] = len(self._index)
+        self._index[tr.id] = tr
+        self._children.setdefault(tr.parent_task_run_id, []).append(tr)
+        key = _value_key(tr.value)
+        if key is not None:
+            self._by_value.setdefault((tr.parent_task_run_id, key), []).append(tr)
 
     def add(self, tr: TaskRun) -> None:
         self.task_runs.append(tr)
-        self._index[tr.id] = tr
-        self._children.setdefault(tr.parent_task_run_id, []).append(tr)
+        self._register(tr)
+        self._changed(tr)
+        if tr.outputs:
+            self.outputs_changed(tr)
 
     def task_run(self, task_run_id: str) -> TaskRun:
         return self._index[task_run_id]
@@ -198,8 +228,44 @@ class Execution:
     def find(self, task_run_id: str) -> TaskRun | None:
         return self._index.get(task_run_id)
 
+    def order(self, tr: TaskRun) -> int:
+        """Where a task run stands in `task_runs` (its creation order)."""
+        return self._order[tr.id]
+
     def children(self, parent_id: str | None) -> list[TaskRun]:
         return self._children.get(parent_id, [])
+
+    def children_with_value(self, parent_id: str | None, value: Any) -> list[TaskRun]:
+        """The children of `parent_id` whose value equals `value`, in creation order (indexed)."""
+        key = _value_key(value)
+        if key is None:  # not hashable: not indexed, compared one by one
+            return [tr for tr in self.children(parent_id) if tr.value == value]
+        return self._by_value.get((parent_id, key), [])
+
+    def outputs_changed(self, tr: TaskRun) -> None:
+        """Call after changing `tr.outputs`: bumps `outputs_revision`, updates `live_outputs`."""
+        self.outputs_revision += 1
+        if self.live_outputs is not None:
+            self.live_outputs.changed(tr, self.outputs_revision)
+
+    def task_run_ended(self, tr: TaskRun) -> None:
+        """Call when a task run reaches a terminated state (its parent's `take_changes` sees it)."""
+        self._changed(tr)
+        self._changes.pop(tr.id, None)  # an ended flowable decides nothing more
+
+    def take_changes(self, parent_id: str) -> list[TaskRun] | None:
+        """The children of `parent_id` created or ended since the previous call, or None on
+        the first call for this in-memory execution (and after `reindex`): the changes are
+        tracked from then on. What `IncrementalFlowableContext.changed_children` answers."""
+        changes = self._changes.get(parent_id)
+        self._changes[parent_id] = []
+        return changes
+
+    def _changed(self, tr: TaskRun) -> None:
+        if tr.parent_task_run_id is not None:
+            changes = self._changes.get(tr.parent_task_run_id)
+            if changes is not None:
+                changes.append(tr)
 
     def parents(self, tr: TaskRun) -> list[TaskRun]:
         """Ancestors of a task run, the direct parent first."""

@@ -170,7 +170,6 @@ class Runtime:
         self._tasks: list[asyncio.Task[Any]] = []
         self._stopping = False
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._outputs_cache: dict[tuple[str, int, int, int], dict[str, Any]] = {}
         self._conn: Any = None  # the open transaction while an execution is advanced (one per thread)
         self._next_delayed: float | None = None  # when this process's next delayed event is due
         self._finished_listeners: list[Callable[[Execution], Any]] = []
@@ -326,13 +325,7 @@ class Runtime:
 
     # -- executions ----------------------------------------------------------------------------
     def variables(self, ex: Execution, flow: Flow, task_run: TaskRun | None) -> dict[str, Any]:
-        key = (ex.id, id(ex), ex.outputs_revision, len(ex.task_runs))
-        outputs = self._outputs_cache.get(key)
-        if outputs is None:
-            outputs = outputs_map(ex)
-            if len(self._outputs_cache) > 256:
-                self._outputs_cache.clear()
-            self._outputs_cache[key] = outputs
+        outputs = outputs_map(ex)  # kept up to date on the execution, not rebuilt per call
         node_type = flow.tasks[task_run.task_id].type if task_run is not None and task_run.task_id in flow.tasks else None
         variables = build_variables(
             ex, flow.variables, task_run, task_type=node_type, envs=self.envs, outputs=outputs,
@@ -643,22 +636,29 @@ class Runtime:
         """Wait until the execution ends and return it.
 
         Woken at once when this process ends it; the store is also checked every second, so an
-        execution advanced by another process (distributed mode) is seen too.
+        execution advanced by another process (distributed mode) is seen too. That check reads
+        the execution's header only (its state), and nothing more while its version is unchanged;
+        the whole execution is read once, when it has ended.
         """
         loop = asyncio.get_running_loop()
         deadline = None if timeout is None else loop.time() + timeout
         fut: asyncio.Future[Execution] = loop.create_future()
         self._waiters.setdefault(execution_id, []).append(fut)
+        seen: tuple[int, State] | None = None
         try:
             while True:
-                ex = self.get_execution(execution_id)
-                if ex is None:
+                seen = self._stored_state(execution_id, seen)
+                if seen is None:
                     raise TercelError(f"no execution {execution_id!r}")
-                if ex.state.current.is_terminated:
-                    return ex
+                if seen[1].is_terminated:
+                    ex = self.get_execution(execution_id)
+                    if ex is None:
+                        raise TercelError(f"no execution {execution_id!r}")
+                    if ex.state.current.is_terminated:
+                        return ex
                 step = 1.0 if deadline is None else min(1.0, deadline - loop.time())
                 if step <= 0:
-                    raise TimeoutError(f"execution {execution_id} still {ex.state.current.value}")
+                    raise TimeoutError(f"execution {execution_id} still {seen[1].value}")
                 with contextlib.suppress(asyncio.TimeoutError):
                     return await asyncio.wait_for(asyncio.shield(fut), step)
         finally:
@@ -667,6 +667,23 @@ class Runtime:
                 waiters.remove(fut)
                 if not waiters:
                     self._waiters.pop(execution_id, None)
+
+    def _stored_state(self, execution_id: str, seen: tuple[int, State] | None) -> tuple[int, State] | None:
+        """The stored (version, state) of an execution, or None if there is none; `seen` is
+        the last answer: while the version is the same, the header is not read again."""
+        with self.db.transaction(readonly=True) as conn:
+            if seen is not None:
+                row = self.db.run(conn, "executions.version", {"b_id": execution_id}).fetchone()
+                if row is not None and int(row[0]) == seen[0]:
+                    return seen
+            row = self.db.run(conn, "executions.get", {"b_id": execution_id}).fetchone()
+        if row is None:
+            return None
+        import json
+
+        document = row[0]
+        header = json.loads(document) if isinstance(document, str | bytes) else document
+        return int(row[1]), State(header["state"]["current"])
 
     def _load(self, execution_id: str, conn: Any) -> Execution | None:
         from tercel.store import VERSION_KEY

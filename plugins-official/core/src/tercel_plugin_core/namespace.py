@@ -527,7 +527,7 @@ tasks:
     namespace: Property[str] | None = Field(
         default=None, description="The namespace to download from: the flow's own (the default) or a child of it."
     )
-    files: Property[list[str] | str] = Field(
+    files: Property[str | list[str]] = Field(
         description="A pattern or a list of patterns of the files to download (`**` for all, `/scripts/*.py`, `**.sql`, `regex:...`)."
     )
     destination: Property[str] = Field(
@@ -610,7 +610,7 @@ tasks:
     namespace: Property[str] | None = Field(
         default=None, description="The namespace to delete from: the flow's own (the default) or a child of it."
     )
-    files: Property[list[str] | str] = Field(
+    files: Property[str | list[str]] = Field(
         description="A pattern or a list of patterns of the files to delete (`**` for all, `/tmp/**`, `**.upl`, `regex:...`)."
     )
     delete_parent_folder: Property[bool] = Field(
