@@ -28,6 +28,7 @@ from tercel_sdk import (
 )
 
 from ._coerce import to_text
+from ._namespaces import target_namespace
 
 __all__ = [
     "KV_TYPES",
@@ -47,21 +48,8 @@ KVType = Literal["STRING", "NUMBER", "BOOLEAN", "DATETIME", "DATE", "DURATION", 
 KV_TYPES: tuple[str, ...] = ("STRING", "NUMBER", "BOOLEAN", "DATETIME", "DATE", "DURATION", "JSON")
 
 _INTEGER = re.compile(r"[+-]?\d+")
-_NAMESPACE = re.compile(r"[a-zA-Z0-9][a-zA-Z0-9_-]*(\.[a-zA-Z0-9][a-zA-Z0-9_-]*)*")
 
 
-def _namespace(ctx: RunContext, prop: Property[str] | None) -> str:
-    """The rendered `namespace` property, or the flow's namespace (Kestra's `{{ flow.namespace }}`)."""
-    if prop is None:
-        return ctx.namespace
-    rendered = (ctx.render(prop) or "").strip()
-    if not rendered:
-        return ctx.namespace
-    if not _NAMESPACE.fullmatch(rendered):
-        raise TaskFailed(
-            f"invalid namespace {rendered!r}: use dot-separated parts of letters, digits, '_' and '-'"
-        )
-    return rendered
 
 
 def _missing(key: str, namespace: str) -> TaskFailed:
@@ -278,7 +266,7 @@ tasks:
     )
 
     def run(self, ctx: RunContext) -> None:
-        namespace = _namespace(ctx, self.namespace)
+        namespace = target_namespace(ctx, self.namespace)
         key = ctx.render(self.key)
         value = ctx.render(self.value)
         if self.kv_type is not None:
@@ -358,7 +346,7 @@ tasks:
     )
 
     def run(self, ctx: RunContext) -> GetOutput:
-        namespace = _namespace(ctx, self.namespace)
+        namespace = target_namespace(ctx, self.namespace)
         key = ctx.render(self.key)
         value = ctx.kv.get(key, namespace=namespace)
         # a stored null reads like a missing key: only the key list tells them apart
@@ -419,7 +407,7 @@ tasks:
     )
 
     def run(self, ctx: RunContext) -> GetKeysOutput:
-        namespace = _namespace(ctx, self.namespace)
+        namespace = target_namespace(ctx, self.namespace)
         prefix = ctx.render(self.prefix) if self.prefix is not None else None
         return GetKeysOutput(keys=sorted(ctx.kv.keys(prefix or None, namespace=namespace)))
 
@@ -474,7 +462,7 @@ tasks:
     )
 
     def run(self, ctx: RunContext) -> DeleteOutput:
-        namespace = _namespace(ctx, self.namespace)
+        namespace = target_namespace(ctx, self.namespace)
         key = ctx.render(self.key)
         deleted = ctx.kv.delete(key, namespace=namespace)
         if not deleted and ctx.render(self.error_on_missing):

@@ -39,6 +39,7 @@ from tercel_sdk import (
     TaskFailed,
 )
 
+from ._namespaces import target_namespace
 from .storage import _storage_name
 
 __all__ = [
@@ -56,25 +57,12 @@ __all__ = [
 Conflict = Literal["OVERWRITE", "ERROR", "SKIP"]
 """What `UploadFiles` does with a file that already exists (Kestra's `Namespace.Conflicts`)."""
 
-_NAMESPACE = re.compile(r"[a-zA-Z0-9][a-zA-Z0-9_-]*(\.[a-zA-Z0-9][a-zA-Z0-9_-]*)*")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _WORD_START = re.compile(r"\w")
 
 # ------------------------------------------------------------------------------------ helpers
 
 
-def _namespace(ctx: RunContext, prop: Property[str] | None) -> str:
-    """The rendered `namespace` property, or the flow's namespace when it is not set."""
-    if prop is None:
-        return ctx.namespace
-    rendered = (ctx.render(prop) or "").strip()
-    if not rendered:
-        return ctx.namespace
-    if not _NAMESPACE.fullmatch(rendered):
-        raise TaskFailed(
-            f"`namespace`: invalid namespace {rendered!r}: use dot-separated parts of letters, digits, '_' and '-'"
-        )
-    return rendered
 
 
 def _clean_path(text: str, prop: str, *, folder: bool = False) -> str:
@@ -351,7 +339,7 @@ tasks:
         return self
 
     def run(self, ctx: RunContext) -> UploadFilesOutput:
-        namespace = _namespace(ctx, self.namespace)
+        namespace = target_namespace(ctx, self.namespace)
         destination = _clean_path(ctx.render(self.destination), "destination", folder=True)
         conflict = ctx.render(self.conflict)
         # target path → (where it comes from, the source: a URI or a local file)
@@ -536,7 +524,7 @@ tasks:
     )
 
     def run(self, ctx: RunContext) -> DownloadFilesOutput:
-        namespace = _namespace(ctx, self.namespace)
+        namespace = target_namespace(ctx, self.namespace)
         patterns = _pattern_list(ctx.render(self.files), "files")
         destination = _clean_path(ctx.render(self.destination), "destination", folder=True)
         downloaded: dict[str, str] = {}
@@ -619,7 +607,7 @@ tasks:
     )
 
     def run(self, ctx: RunContext) -> DeleteFilesOutput:
-        namespace = _namespace(ctx, self.namespace)
+        namespace = target_namespace(ctx, self.namespace)
         patterns = _pattern_list(ctx.render(self.files), "files")
         ctx.render(self.delete_parent_folder)  # checked, though empty folders never remain
         access = ctx.namespace_files
