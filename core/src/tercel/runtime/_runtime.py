@@ -819,11 +819,14 @@ class Runtime:
             return
         ex.error = message
         ex.state.to(State.FAILED, utcnow())
-        with contextlib.suppress(Exception):
+        try:
             self.db.executions.save(encode_header(ex), [], expected_version=ex.version)
+        except Exception:
+            return  # not recorded: it is advanced again after a restart
         for fut in self._waiters.pop(execution_id, []):
             if not fut.done():
                 fut.set_result(ex)
+        self._announce_finished(ex)  # Flow triggers hear of this end too
 
     def _apply(self, executor: Executor, ex: Execution, event: dict[str, Any], now: datetime) -> Step:
         kind = event["kind"]
