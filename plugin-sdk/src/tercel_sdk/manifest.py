@@ -171,7 +171,7 @@ def generate_manifest(
                     raise ManifestError(f"type name {name!r} is declared twice ({seen[name]} and {entry['class']})")
                 seen[name] = entry["class"]
             types.append(entry)
-    return {
+    manifest: dict[str, Any] = {
         "manifestVersion": MANIFEST_VERSION,
         "distribution": distribution,
         "version": version,
@@ -179,6 +179,32 @@ def generate_manifest(
         "hooks": hooks,
         "types": sorted(types, key=lambda t: t["type"]),
     }
+    folder = _package_folder(module)
+    if folder is not None:
+        manifest["sourcesDigest"] = sources_digest(folder)
+    return manifest
+
+
+def _package_folder(module: ModuleType) -> Path | None:
+    """The folder of the plugin's top-level package (None for a module built in memory)."""
+    try:
+        return manifest_path_for(module.__name__).parent
+    except (ManifestError, ValueError, ModuleNotFoundError):
+        return None
+
+
+def sources_digest(folder: Path) -> str:
+    """A digest of a package's Python sources: a development install whose sources changed
+    since its manifest was written has a stale manifest (file times lie after a git clone)."""
+    import hashlib
+
+    digest = hashlib.sha256()
+    for path in sorted(folder.rglob("*.py")):
+        if "__pycache__" in path.parts:
+            continue
+        digest.update(path.relative_to(folder).as_posix().encode("utf-8") + b"\0")
+        digest.update(path.read_bytes() + b"\0")
+    return digest.hexdigest()
 
 
 def manifest_path_for(module_name: str) -> Path:

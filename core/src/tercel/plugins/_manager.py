@@ -322,7 +322,7 @@ def _is_editable(dist: Any) -> bool:
 
 
 def _stale(manifest: Path, module: str | None = None) -> bool:
-    """For editable (in-development) plugins: a source newer than the manifest makes it stale."""
+    """For editable (in-development) plugins: sources changed since the manifest make it stale."""
     folder = manifest.parent
     if module is not None:
         spec_path = _shipped_manifest_path(module)
@@ -330,7 +330,12 @@ def _stale(manifest: Path, module: str | None = None) -> bool:
             return False
         folder = spec_path.parent
     try:
+        recorded = json.loads(manifest.read_text(encoding="utf-8")).get("sourcesDigest")
+        if recorded:  # compare contents: file times are not to be trusted after a git clone
+            from tercel_sdk.manifest import sources_digest
+
+            return bool(sources_digest(folder) != recorded)
         mtime = manifest.stat().st_mtime
         return any(p.stat().st_mtime > mtime for p in folder.rglob("*.py"))
-    except OSError:
+    except (OSError, ValueError):
         return True
