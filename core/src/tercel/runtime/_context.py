@@ -15,11 +15,11 @@ from tercel.errors import TercelError
 
 if TYPE_CHECKING:
     from tercel.engine import Execution, TaskRun
-    from tercel.flows import TaskNode
+    from tercel.flows import Flow, TaskNode
 
     from ._runtime import Runtime
 
-__all__ = ["LEVELS", "RenderError", "TaskRunContext", "execution_functions", "overlay"]
+__all__ = ["LEVELS", "RenderError", "TaskRunContext", "execution_functions", "flow_context", "namespace_functions", "overlay"]
 
 LEVELS = ("TRACE", "DEBUG", "INFO", "WARN", "ERROR")
 _RANK = {name: i for i, name in enumerate(LEVELS)}
@@ -96,20 +96,43 @@ class _KV:
         return [e.key for e in self._kv.list(namespace or self._ns, prefix)]
 
 
-def execution_functions(runtime: Runtime, execution: Execution) -> dict[str, Callable[..., Any]]:
-    """Functions an expression may call that need the outside world, bound to one execution."""
-    ns = execution.namespace
+def namespace_functions(runtime: Runtime, flow_namespace: str) -> dict[str, Callable[..., Any]]:
+    """`secret()` and `kv()` of a namespace: what any expression of a flow may call, inside an
+    execution or not (a trigger's inputs, a webhook's key)."""
 
     def secret(name: str) -> str:
-        value = runtime.secrets.get(ns, str(name))
+        value = runtime.secrets.get(flow_namespace, str(name))
         runtime.masker.add(value)
         return value
 
     def kv(key: str, namespace: str | None = None, errorOnMissing: bool = True) -> Any:
-        value = runtime.kv.get(namespace or ns, str(key))
+        target = namespace or flow_namespace
+        value = runtime.kv.get(target, str(key))
         if value is None and errorOnMissing:
-            raise TercelError(f"kv key {key!r} not found in namespace {namespace or ns!r}")
+            raise TercelError(f"kv key {key!r} not found in namespace {target!r}")
         return value
+
+    return {"secret": secret, "kv": kv}
+
+
+def flow_context(runtime: Runtime, flow: Flow, **extra: Any) -> dict[str, Any]:
+    """The expression context of a flow outside an execution (triggers, webhooks): the flow, its
+    variables and labels, `envs`, and `secret()`/`kv()` of its namespace; `extra` is laid over."""
+    from tercel.expressions import CONTEXT_FUNCTIONS_KEY
+
+    return {
+        "flow": {"id": flow.id, "namespace": flow.namespace, "revision": flow.revision, "tenantId": None},
+        "vars": flow.variables,
+        "envs": dict(runtime.envs),
+        "labels": flow.labels,
+        CONTEXT_FUNCTIONS_KEY: namespace_functions(runtime, flow.namespace),
+        **extra,
+    }
+
+
+def execution_functions(runtime: Runtime, execution: Execution) -> dict[str, Callable[..., Any]]:
+    """Functions an expression may call that need the outside world, bound to one execution."""
+    functions = namespace_functions(runtime, execution.namespace)
 
     def read(path: str) -> str:
         return runtime.read_for_execution(execution, str(path)).decode("utf-8")
@@ -139,8 +162,7 @@ def execution_functions(runtime: Runtime, execution: Execution) -> dict[str, Cal
         return runtime.error_logs(execution.id)
 
     return {
-        "secret": secret,
-        "kv": kv,
+        **functions,
         "read": read,
         "fileSize": file_size,
         "fileExists": file_exists,

@@ -473,35 +473,10 @@ class Scheduler:
 
         return accept
 
-    def _functions(self, flow_namespace: str) -> dict[str, Callable[..., Any]]:
-        """`secret()` and `kv()` for the flow's namespace (the execution-bound ones need an execution)."""
-        runtime = self.runtime
-
-        def secret(name: str) -> str:
-            value = runtime.secrets.get(flow_namespace, str(name))
-            runtime.masker.add(value)
-            return value
-
-        def kv(key: str, namespace: str | None = None, errorOnMissing: bool = True) -> Any:
-            target = namespace or flow_namespace
-            value = runtime.kv.get(target, str(key))
-            if value is None and errorOnMissing:
-                raise TercelError(f"kv key {key!r} not found in namespace {target!r}")
-            return value
-
-        return {"secret": secret, "kv": kv}
-
     def _variables(self, flow: Flow, **extra: Any) -> dict[str, Any]:
-        from tercel.expressions import CONTEXT_FUNCTIONS_KEY
+        from tercel.runtime import flow_context
 
-        return {
-            "flow": {"id": flow.id, "namespace": flow.namespace, "revision": flow.revision, "tenantId": None},
-            "vars": flow.variables,
-            "envs": dict(self.runtime.envs),
-            "labels": flow.labels,
-            CONTEXT_FUNCTIONS_KEY: self._functions(flow.namespace),
-            **extra,
-        }
+        return flow_context(self.runtime, flow, **extra)
 
     def _render_labels(self, labels: Mapping[str, Any] | None, context: Mapping[str, Any], where: str) -> dict[str, str]:
         out: dict[str, str] = {}

@@ -25,7 +25,7 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery, QueryParameter
 from tercel.errors import TercelError
 from tercel.flows import Flow
-from tercel.runtime import Runtime, new_id, to_json_ready
+from tercel.runtime import Runtime, flow_context, new_id, to_json_ready
 from tercel.storage import StorageError, execution_prefix_uri
 from tercel_sdk import State
 
@@ -63,38 +63,12 @@ def _canonical(runtime: Runtime) -> Callable[[str], str | None]:
     return canonical
 
 
-def _context(runtime: Runtime, flow: Flow) -> dict[str, Any]:
-    """What a webhook's key, conditions, labels and inputs are rendered with (beside `trigger`):
-    the flow, its variables and labels, `envs`, and `secret()`/`kv()` of the flow's namespace."""
-    from tercel.expressions import CONTEXT_FUNCTIONS_KEY
-
-    def secret(name: str) -> str:
-        value = runtime.secrets.get(flow.namespace, str(name))
-        runtime.masker.add(value)
-        return value
-
-    def kv(key: str, namespace: str | None = None, errorOnMissing: bool = True) -> Any:
-        target = namespace or flow.namespace
-        value = runtime.kv.get(target, str(key))
-        if value is None and errorOnMissing:
-            raise TercelError(f"kv key {key!r} not found in namespace {target!r}")
-        return value
-
-    return {
-        "flow": {"id": flow.id, "namespace": flow.namespace, "revision": flow.revision, "tenantId": None},
-        "vars": flow.variables,
-        "envs": dict(runtime.envs),
-        "labels": flow.labels,
-        CONTEXT_FUNCTIONS_KEY: {"secret": secret, "kv": kv},
-    }
-
-
 def _find(runtime: Runtime, namespace: str, flow_id: str, key: str) -> tuple[Flow, WebhookTrigger, dict[str, Any]]:
     flow = runtime.get_flow(namespace, flow_id)
     if flow is None:
         raise NotFound(NOT_FOUND)
     triggers = webhook_triggers(flow.spec.get("triggers"), _canonical(runtime))
-    context = _context(runtime, flow)
+    context = flow_context(runtime, flow)
 
     def render_key(value: Any) -> Any:
         return runtime.expressions.render_value(value, context, native=False)
