@@ -507,6 +507,29 @@ class Runtime:
             if (decode_typed(child.get("trigger")) or {}).get("executionId") == ex.id:
                 self.db.queue.put(EXECUTOR_TOPIC, ion.dumps({"kind": "kill", "execution": child["id"]}), key=child["id"], conn=conn)
 
+    def change_labels(self, execution_id: str, change: Callable[[dict[str, str]], dict[str, str]]) -> bool:
+        """Set an ended execution's labels to `change(current labels)`, under its lock and version
+        check (`ConcurrentModification` if it moved meanwhile); False if there is no such
+        execution. A running execution's labels are the executor's to write: refused."""
+        with self.db.transaction() as conn, self.db.lock_execution(execution_id, conn):
+            found = self.db.executions.get(execution_id, conn=conn)
+            if found is None:
+                return False
+            header, _ = found
+            from tercel.store import VERSION_KEY
+
+            version = header.pop(VERSION_KEY)
+            state = State(header["state"]["current"])
+            if not state.is_terminated:
+                raise TercelError(f"execution {execution_id} is {state.value}: labels can be changed once it has ended")
+            current = header.get("labels") or {}
+            if isinstance(current, list):  # Kestra's form
+                current = {i["key"]: i.get("value") for i in current if isinstance(i, dict) and "key" in i}
+            header["labels"] = change(dict(current))
+            self.db.executions.save(header, [], expected_version=version, conn=conn)
+        self._executions.pop(execution_id, None)
+        return True
+
     def restart_execution(self, execution_id: str) -> None:
         """Run the failed task runs of an ended execution again, in the same execution."""
         from tercel.engine import prepare_restart

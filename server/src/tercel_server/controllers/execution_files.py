@@ -22,8 +22,7 @@ from tercel.engine import Execution
 from tercel.errors import TercelError
 from tercel.runtime import Runtime
 from tercel.storage import FileNotFoundInStorage, StorageError, execution_prefix_uri, split_uri
-from tercel.store import VERSION_KEY, ConcurrentModification
-from tercel_sdk import State
+from tercel.store import ConcurrentModification
 
 from .._errors import ApiError, Conflict, NotFound
 from .._execution_files import file_entry
@@ -120,27 +119,11 @@ class ExecutionFilesController(Controller):
 
 
 def _store_labels(runtime: Runtime, execution_id: str, labels: dict[str, str]) -> None:
-    """Write the new labels into the stored execution, under its lock and version check.
-
-    (A `Runtime.set_labels` would be the right home for this; see the report to core.)
-    """
-    db = runtime.db
     try:
-        with db.transaction() as conn, db.lock_execution(execution_id, conn):
-            found = db.executions.get(execution_id, conn=conn)
-            if found is None:
-                raise NotFound(f"execution {execution_id} does not exist")
-            header, _ = found
-            version = header.pop(VERSION_KEY)
-            state = State(header["state"]["current"])
-            if not state.is_terminated:
-                raise ApiError(
-                    f"execution {execution_id} is {state.value}: labels can be changed once it has ended"
-                )
-            current = header.get("labels") or {}
-            if isinstance(current, list):  # Kestra's form
-                current = {i["key"]: i.get("value") for i in current if isinstance(i, dict) and "key" in i}
-            header["labels"] = replace_labels(current, labels)
-            db.executions.save(header, [], expected_version=version, conn=conn)
+        found = runtime.change_labels(execution_id, lambda current: replace_labels(current, labels))
     except ConcurrentModification:
         raise Conflict(f"execution {execution_id} changed while its labels were written: send them again") from None
+    except TercelError as exc:
+        raise ApiError(str(exc)) from None
+    if not found:
+        raise NotFound(f"execution {execution_id} does not exist")
