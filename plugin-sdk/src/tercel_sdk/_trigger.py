@@ -69,7 +69,18 @@ class PollingTrigger(Trigger):
 
 
 class RealtimeTrigger(Trigger):
-    """A trigger that listens continuously and starts one execution per event."""
+    """A trigger that listens continuously and starts one execution per event.
 
-    def events(self, ctx: Any) -> AsyncIterator[TriggerEvent]:  # pragma: no cover - abstract
+    `events(ctx)` is an async generator the scheduler runs for as long as the trigger is
+    enabled (in one scheduler process at a time). Each `TriggerEvent` it yields starts one
+    execution; yielding `None` starts none but still saves `ctx.memory`. Keep in `ctx.memory`
+    (a small JSON-able dict) what was handed over: it is saved with each execution, in the
+    same transaction, and given back when the listener starts again (after a restart, a
+    crash or an error), so the listener can go on where it stopped. An exception ends the
+    listener; the scheduler starts it again after a pause. Do blocking work in a thread
+    (`asyncio.to_thread`): the listener shares the scheduler's event loop.
+    """
+
+    def events(self, ctx: Any) -> AsyncIterator[TriggerEvent | None]:  # pragma: no cover - abstract
+        """Listen; yield one event per thing that happened (or None to save `ctx.memory`)."""
         raise NotImplementedError

@@ -1,10 +1,13 @@
-"""What a polling trigger's `evaluate(ctx)` receives.
+"""What a polling trigger's `evaluate(ctx)` and a realtime trigger's `events(ctx)` receive.
 
 A polling trigger checks something outside (files, a KV value, a table) and returns an event
-when there is something to process. Its context offers the flow's namespace, rendering, the KV
+when there is something to process; a realtime trigger listens and yields one event per thing
+that happened. Their context offers the flow's namespace, rendering, the KV
 store and namespace files of the flow's namespace (its children with `namespace=`), internal
 storage for files handed to the execution, a logger and `memory`: a small JSON-able dict kept
-in the trigger's state between checks (what it saw last time).
+in the trigger's state between checks (what it saw last time; a realtime trigger's memory is
+saved with each execution it starts, so after a restart it goes on from the last event it
+handed over), and `local_path` for the folders of this machine an administrator allowed.
 """
 
 from __future__ import annotations
@@ -61,7 +64,8 @@ class TriggerLogger:
 
 
 class TriggerContext:
-    """The context of one check of a polling trigger."""
+    """The context of one check of a polling trigger, or of a realtime trigger's listener
+    (whose `memory` is saved with each execution it starts)."""
 
     def __init__(
         self,
@@ -130,3 +134,22 @@ class TriggerContext:
     def read_file(self, uri: str) -> bytes:
         self._runtime.check_file_access(self.namespace, uri)
         return self._runtime.storage.get_bytes(uri)
+
+    def local_path(self, path: str) -> Path:
+        """`path` on this machine, resolved (symbolic links followed), if it lies in one of the
+        folders the administrator allowed (`TERCEL_ALLOWED_PATHS`); a `TercelError` otherwise.
+        A flow author must not be able to make the server read its files."""
+        allowed = [p.resolve() for p in self._runtime.settings.allowed_paths]
+        if not str(path).strip():
+            raise TercelError(f"trigger '{self.trigger_id}': the path is empty")
+        resolved = Path(path).expanduser()
+        if not resolved.is_absolute():
+            raise TercelError(f"trigger '{self.trigger_id}': the path {path!r} must be absolute")
+        resolved = resolved.resolve()
+        if not any(resolved == root or resolved.is_relative_to(root) for root in allowed):
+            where = ", ".join(map(str, allowed)) if allowed else "none is allowed"
+            raise TercelError(
+                f"trigger '{self.trigger_id}': {path!r} is outside the folders flows may read ({where}); "
+                "an administrator allows a folder with TERCEL_ALLOWED_PATHS"
+            )
+        return resolved

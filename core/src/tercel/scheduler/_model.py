@@ -123,6 +123,8 @@ class TriggerState:
     `date` is the last date scheduled, `next_date` the next one to evaluate (for a polling
     trigger: when to check next). `execution_id` is the execution it started that has not ended
     yet, and `execution_state` that execution's state when the row was read (None when it is gone).
+    A realtime trigger's listener runs in one scheduler process at a time: `listener` names it
+    and `listener_until` ends its lease, which it renews while it runs.
     """
 
     namespace: str
@@ -140,6 +142,9 @@ class TriggerState:
     execution_state: str | None = None
     updated: datetime | None = field(default=None, compare=False)
     progress: Progress | None = None
+    # a realtime trigger's listener: the scheduler process running it, until when it may
+    listener: str | None = None
+    listener_until: datetime | None = None
 
     @property
     def key(self) -> tuple[str, str, str]:
@@ -164,6 +169,7 @@ class TriggerState:
             "disabled": self.disabled,
             "backfill": None if self.backfill is None else self.backfill.to_json(),
             "updatedDate": iso(self.updated),
+            "workerId": self.listener,
         }
 
 
@@ -185,6 +191,8 @@ def from_record(record: TriggerRecord) -> TriggerState:
         execution_state=record.execution_state,
         updated=record.updated,
         progress=Progress.from_json(context["preconditions"]) if context.get("preconditions") else None,
+        listener=(context.get("listener") or {}).get("owner"),
+        listener_until=_date((context.get("listener") or {}).get("until")),
     )
 
 
@@ -198,6 +206,8 @@ def to_record(state: TriggerState) -> TriggerRecord:
         context["memory"] = state.memory
     if state.progress is not None:
         context["preconditions"] = state.progress.to_json()
+    if state.listener is not None:
+        context["listener"] = {"owner": state.listener, "until": iso(state.listener_until)}
     return TriggerRecord(
         namespace=state.namespace,
         flow_id=state.flow_id,

@@ -1,18 +1,27 @@
-"""The scheduler: runs next to a `Runtime`, fires schedule triggers, checks polling triggers and
-starts the flows whose Flow triggers an ended execution satisfies.
+"""The scheduler: runs next to a `Runtime`, fires schedule triggers, checks polling triggers,
+runs the listeners of realtime triggers and starts the flows whose Flow triggers an ended
+execution satisfies.
 
 It reads the latest revision of every live flow (`runtime.db.flows.list()`, again every
 `flows_interval` seconds or as soon as `flows_changed()` is called), keeps the schedule,
 polling and Flow triggers it finds, and every `interval` seconds (or sooner, when a date is due
 or an execution it started ended) asks the pure decisions of `_decide` what to do with each.
-Webhook and realtime triggers are not its own (the server fires webhooks).
+Webhooks are not its own (the server fires them).
+
+A realtime trigger's listener (`RealtimeTrigger.events(ctx)`, an async iterator) runs as a task
+of the scheduler for as long as the trigger is enabled: each event it yields creates one
+execution, in one transaction with the trigger's `memory` (so after a crash the listener goes
+on from the last event handed over, and none is lost or doubled). A listener that fails is
+started again after a pause that doubles up to a minute. However many schedulers run, one
+listens: it holds a lease on the trigger's row, renewed while it runs and released at stop
+(a process that died loses it when it runs out, and another scheduler takes over).
 
 Flow triggers hear the executions this process ends (`runtime.add_finished_listener`): for each
 ended execution, the Flow triggers of the other flows that listen to its state evaluate their
 conditions, record the preconditions it meets (the progress is stored in the trigger's row, so
 restarts and other processes see it) and start their flow when everything is met (`_flow`).
-The `stopAfter` of a trigger that is not a schedule or polling one (Flow, Webhook) is applied
-there too: when an execution it started ends in one of those states, it is disabled. A process
+The `stopAfter` of a trigger that is not a schedule or polling one (Flow, Webhook, realtime)
+is applied there too: when an execution it started ends in one of those states, it is disabled. A process
 that ends executions but runs no scheduler loop uses `Scheduler(runtime, schedules=False)`.
 
 A decision that creates an execution or changes the trigger's state is taken again inside one
@@ -33,7 +42,10 @@ import asyncio
 import contextlib
 import inspect
 import logging
+import os
+import socket
 import time
+import uuid
 import weakref
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
@@ -78,6 +90,11 @@ log = logging.getLogger("tercel.scheduler")
 
 Key = tuple[str, str, str]
 
+#: How long a realtime listener's claim on its trigger lasts without being renewed (seconds).
+LISTENER_LEASE = 30.0
+#: The longest pause before a failed realtime listener is started again (seconds).
+LISTENER_MAX_BACKOFF = 60.0
+
 
 def _utcnow() -> datetime:
     return datetime.now(UTC)
@@ -90,12 +107,12 @@ _HEARING: weakref.WeakKeyDictionary[Any, Scheduler] = weakref.WeakKeyDictionary(
 
 @dataclass
 class _Entry:
-    """One schedule, polling or Flow trigger of a live flow, loaded and validated."""
+    """One schedule, polling, realtime or Flow trigger of a live flow, loaded and validated."""
 
     flow: Flow
     spec: dict[str, Any]
     trigger: Any
-    kind: str  # "schedule", "polling" or "flow"
+    kind: str  # "schedule", "polling", "realtime" or "flow"
     definition: str
     conditions: list[dict[str, Any]]
 
@@ -106,6 +123,16 @@ class _Entry:
     @property
     def type_name(self) -> str:
         return str(self.spec.get("type"))
+
+
+@dataclass
+class _Listener:
+    """A realtime trigger's listener running in this process."""
+
+    entry: _Entry
+    task: asyncio.Task[Any]
+    renewed: float  # time.monotonic() of the last renewal of its lease
+    stopping: bool = False
 
 
 @dataclass
@@ -120,10 +147,11 @@ class _LoadedFlow:
 
 
 class Scheduler:
-    """Fires the schedule, polling and Flow triggers of the flows a runtime stores.
+    """Fires the schedule, polling, realtime and Flow triggers of the flows a runtime stores.
 
-    With `schedules=False` it runs no loop: it only hears the executions the runtime ends
-    (Flow triggers, `stopAfter`), for a process that runs an executor but no scheduler.
+    With `schedules=False` it runs no loop (nor realtime listeners): it only hears the
+    executions the runtime ends (Flow triggers, `stopAfter`), for a process that runs an
+    executor but no scheduler.
     """
 
     def __init__(
@@ -146,6 +174,9 @@ class Scheduler:
         self._flows: dict[tuple[str, str], _LoadedFlow] = {}
         self._entries: dict[Key, _Entry] = {}  # schedule and polling triggers: what `tick` looks at
         self._flow_entries: dict[Key, _Entry] = {}  # Flow triggers: what ended executions are shown
+        self._realtime: dict[Key, _Entry] = {}  # realtime triggers: whose listeners should run
+        self._listeners: dict[Key, _Listener] = {}
+        self._owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self._stops: dict[Key, tuple[str, tuple[str, ...]]] = {}
         self._states: dict[Key, TriggerState] = {}
         self._seen: set[Key] = set()  # triggers looked at since start: missed dates are recovered once
@@ -194,6 +225,15 @@ class Scheduler:
         if polls:
             await asyncio.wait(polls, timeout=30)
         self._polls.clear()
+        listeners = list(self._listeners.values())
+        for listener in listeners:
+            listener.task.cancel()
+        if listeners:
+            await asyncio.wait([listener.task for listener in listeners], timeout=30)
+        for listener in listeners:  # another scheduler may take them over at once
+            with contextlib.suppress(Exception):
+                self._release(listener.entry.key)
+        self._listeners.clear()
 
     def _listen(self) -> None:
         other = _HEARING.get(self.runtime)
@@ -287,8 +327,9 @@ class Scheduler:
             live[key] = self._load(record, known)
         self._flows = live
         entries = [entry for loaded in live.values() for entry in loaded.entries]
-        self._entries = {entry.key: entry for entry in entries if entry.kind != "flow"}
+        self._entries = {entry.key: entry for entry in entries if entry.kind in ("schedule", "polling")}
         self._flow_entries = {entry.key: entry for entry in entries if entry.kind == "flow"}
+        self._realtime = {entry.key: entry for entry in entries if entry.kind == "realtime"}
         self._stops = {
             (namespace, flow_id, trigger_id): stop
             for (namespace, flow_id), loaded in live.items()
@@ -331,12 +372,12 @@ class Scheduler:
             entry = self._entry(flow, dict(spec))
             if entry is not None:
                 entries.append(entry)
-            if (entry is None or entry.kind == "flow") and isinstance(spec.get("stopAfter"), list) and spec["stopAfter"]:
+            if (entry is None or entry.kind in ("flow", "realtime")) and isinstance(spec.get("stopAfter"), list) and spec["stopAfter"]:
                 stops[spec["id"]] = (str(spec.get("type")), tuple(str(s).upper() for s in spec["stopAfter"]))
         return _LoadedFlow(record.revision, entries, ids, stops, types)
 
     def _entry(self, flow: Flow, spec: dict[str, Any]) -> _Entry | None:
-        from tercel_sdk import PollingTrigger, ScheduleTrigger
+        from tercel_sdk import PollingTrigger, RealtimeTrigger, ScheduleTrigger
 
         where = f"trigger '{spec.get('id')}' of flow {flow.namespace}.{flow.id}"
         try:
@@ -348,10 +389,12 @@ class Scheduler:
             kind = "schedule"
         elif isinstance(cls, type) and issubclass(cls, PollingTrigger):
             kind = "polling"
+        elif isinstance(cls, type) and issubclass(cls, RealtimeTrigger):
+            kind = "realtime"
         elif getattr(cls, "listens_to_executions", False):
             kind = "flow"
         else:
-            return None  # Webhook (the server fires it), realtime triggers: not the scheduler's
+            return None  # a Webhook: the server fires it
         try:
             trigger = cls.model_validate(spec)
         except Exception as exc:
@@ -401,6 +444,8 @@ class Scheduler:
                         polls.append(task)
             except Exception:
                 log.exception("trigger '%s' of flow %s.%s: the scheduler failed to handle it", *entry.key[2:], *entry.key[:2])
+        if self._schedules and self._running:
+            self._keep_listeners(rows)
         if wait_polls and polls:
             for result in await asyncio.gather(*polls, return_exceptions=True):
                 if isinstance(result, list):
@@ -644,7 +689,7 @@ class Scheduler:
         return started
 
     def _apply_stop_after(self, ex: Execution) -> None:
-        """The trigger (not a schedule or polling one) that started `ex` is disabled when `ex`
+        """The trigger (a Flow, Webhook or realtime one) that started `ex` is disabled when `ex`
         ended in one of its `stopAfter` states (schedules and polling triggers do it themselves)."""
         trigger_id = (ex.trigger or {}).get("id")
         key = (ex.namespace, ex.flow_id, trigger_id)
@@ -729,6 +774,154 @@ class Scheduler:
             log.info("%s: execution %s created", where, ex.id)
         return [ex] if ex is not None else []
 
+    # -- realtime triggers ---------------------------------------------------------------------
+
+    def _keep_listeners(self, rows: Mapping[Key, Any]) -> None:
+        """Run a listener for every enabled realtime trigger (one whose flow changed gets a new
+        one), stop the others, and renew the leases of those that run."""
+        for key, listener in list(self._listeners.items()):
+            entry = self._realtime.get(key)
+            row = rows.get(key)
+            disabled = entry is None or entry.trigger.disabled or (row is not None and row.disabled)
+            if listener.stopping:
+                continue
+            if disabled or listener.entry is not entry:
+                listener.stopping = True
+                listener.task.cancel()
+                if disabled:
+                    listener.task.add_done_callback(lambda _t, key=key: self._release_quietly(key))
+            elif time.monotonic() - listener.renewed >= LISTENER_LEASE / 3:
+                if self._claim(listener.entry):
+                    listener.renewed = time.monotonic()
+                else:  # another scheduler holds it now (this one was too slow to renew)
+                    log.warning("trigger '%s' of flow %s.%s: another scheduler listens now; this one stops", key[2], *key[:2])
+                    listener.stopping = True
+                    listener.task.cancel()
+        for key, entry in self._realtime.items():
+            if key in self._listeners or entry.trigger.disabled:
+                continue
+            row = rows.get(key)
+            if row is not None and row.disabled:
+                continue
+            if not self._claim(entry):
+                continue  # another scheduler listens
+            task = asyncio.create_task(self._run_listener(entry), name=f"tercel-listen-{'.'.join(key)}")
+            self._listeners[key] = _Listener(entry, task, time.monotonic())
+            task.add_done_callback(lambda t, key=key: self._listener_ended(key, t))
+
+    def _listener_ended(self, key: Key, task: asyncio.Task[Any]) -> None:
+        listener = self._listeners.get(key)
+        if listener is not None and listener.task is task:
+            del self._listeners[key]
+        self._poke()  # start its successor (a new definition) without waiting
+
+    def _claim(self, entry: _Entry) -> bool:
+        """Take or renew the lease of `entry`'s listener; False when another process holds it."""
+        db = self.runtime.db
+        now = _utcnow()
+        with db.transaction() as conn:
+            db.triggers.lock(conn, *entry.key)
+            row = db.triggers.get(*entry.key, conn=conn)
+            current = from_record(row) if row is not None else self._first_state(entry)
+            held = current.listener not in (None, self._owner)
+            if held and current.listener_until is not None and current.listener_until > now:
+                return False
+            new = replace(current, listener=self._owner, listener_until=now + timedelta(seconds=LISTENER_LEASE))
+            self._states[entry.key] = from_record(db.triggers.save(to_record(new), conn=conn))
+        return True
+
+    def _release(self, key: Key) -> None:
+        db = self.runtime.db
+        with db.transaction() as conn:
+            db.triggers.lock(conn, *key)
+            row = db.triggers.get(*key, conn=conn)
+            if row is None:
+                return
+            current = from_record(row)
+            if current.listener == self._owner:
+                new = replace(current, listener=None, listener_until=None)
+                self._states[key] = from_record(db.triggers.save(to_record(new), conn=conn))
+
+    def _release_quietly(self, key: Key) -> None:
+        try:
+            self._release(key)
+        except Exception:
+            log.exception("trigger '%s' of flow %s.%s: its listener's lease could not be released", key[2], *key[:2])
+
+    async def _run_listener(self, entry: _Entry) -> None:
+        """Run `entry`'s listener until it is cancelled: each event becomes an execution; a
+        listener that fails or ends is started again after a pause (1 s, doubling to a minute)."""
+        key = entry.key
+        flow = entry.flow
+        where = f"trigger '{entry.trigger.id}' of flow {flow.namespace}.{flow.id}"
+        pause = 1.0
+        while self._running:
+            row = self.runtime.db.triggers.get(*key)
+            state = from_record(row) if row is not None else self._first_state(entry)
+            ctx = TriggerContext(
+                self.runtime, namespace=flow.namespace, flow_id=flow.id, trigger_id=entry.trigger.id,
+                variables=self._variables(flow), memory=state.memory, now=self._clock(),
+            )
+            events = entry.trigger.events(ctx)
+            try:
+                log.info("%s: listening", where)
+                async for event in events:
+                    if not self._hand_over(entry, ctx, event):
+                        return  # disabled, or another scheduler listens now
+                    pause = 1.0
+                log.warning("%s: its listener ended; it starts again in %.0f s", where, pause)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                error = f"{where}: the listener failed: {self.runtime.masker.mask(str(exc)) or type(exc).__name__}"
+                log.warning("%s; it starts again in %.0f s", error, pause)
+                if entry.trigger.fail_on_trigger_error:
+                    with self.runtime.db.transaction() as conn:
+                        self._failed(flow, _new_id(), {}, {"id": entry.trigger.id, "type": entry.type_name}, error, conn)
+            finally:
+                close = getattr(events, "aclose", None)
+                if close is not None:
+                    with contextlib.suppress(Exception):
+                        await close()
+            await asyncio.sleep(pause)
+            pause = min(pause * 2, LISTENER_MAX_BACKOFF)
+
+    def _hand_over(self, entry: _Entry, ctx: TriggerContext, event: Any) -> bool:
+        """One event of a listener: its execution (unless the conditions say no) is created with
+        the listener's memory in one transaction. False when the listener must stop."""
+        flow = entry.flow
+        where = f"trigger '{entry.trigger.id}' of flow {flow.namespace}.{flow.id}"
+        now = self._clock()
+        fire = event is not None
+        if fire and entry.conditions:
+            variables = {**self._variables(flow), "trigger": dict(event.variables)}
+            try:
+                fire = self._conditions.test_all(entry.conditions, variables)
+            except Exception as exc:
+                log.warning("%s: its conditions cannot be evaluated, the event is skipped: %s", where, self.runtime.masker.mask(str(exc)))
+                fire = False
+        db = self.runtime.db
+        ex = None
+        with db.transaction() as conn:
+            db.triggers.lock(conn, *entry.key)
+            row = db.triggers.get(*entry.key, conn=conn)
+            current = from_record(row) if row is not None else self._first_state(entry)
+            if current.disabled or current.listener != self._owner:
+                return False
+            new = replace(current, memory=dict(ctx.memory))
+            if fire:
+                ex = self._create(entry, Fire(now, event), conn)
+                new = replace(new, date=now)
+                if ex.state.current.is_terminated:  # it could not start: its stopAfter may apply
+                    stop = {str(s).upper() for s in (entry.trigger.stop_after or ())}
+                    new = replace(new, disabled=new.disabled or ex.state.current.value in stop)
+            if new != current:
+                new = from_record(db.triggers.save(to_record(new), conn=conn))
+        self._states[entry.key] = new
+        if ex is not None:
+            log.info("%s: execution %s created", where, ex.id)
+        return not new.disabled
+
     # -- administration (what the API's trigger endpoints call) ---------------------------------
 
     def triggers(self, namespace: str | None = None, flow_id: str | None = None) -> list[TriggerState]:
@@ -737,9 +930,9 @@ class Scheduler:
 
     def _entry_for(self, namespace: str, flow_id: str, trigger_id: str) -> _Entry:
         key = (namespace, flow_id, trigger_id)
-        if key not in self._entries and key not in self._flow_entries:
+        if key not in self._entries and key not in self._flow_entries and key not in self._realtime:
             self.refresh()
-        entry = self._entries.get(key) or self._flow_entries.get(key)
+        entry = self._entries.get(key) or self._flow_entries.get(key) or self._realtime.get(key)
         if entry is None:
             type_name = self._type_of(key)
             if type_name is None:
@@ -771,7 +964,7 @@ class Scheduler:
     def _first_state(self, entry: _Entry) -> TriggerState:
         """The state of a trigger not looked at yet, as its first look would make it."""
         blank = blank_state(*entry.key, entry.type_name)
-        if entry.kind == "flow":
+        if entry.kind in ("flow", "realtime"):
             return replace(blank, definition=entry.definition)
         now = self._clock()
         if entry.kind == "schedule":
@@ -792,7 +985,7 @@ class Scheduler:
             return self._change_row(key, lambda: blank_state(*key, type_name), lambda s: replace(s, disabled=disabled))
         if disabled:
             return self._change(entry, lambda s: replace(s, disabled=True))
-        if entry.kind == "flow":  # nothing to recompute: it hears the next ended execution
+        if entry.kind in ("flow", "realtime"):  # nothing to recompute: it hears what comes next
             return self._change(entry, lambda s: replace(s, disabled=False))
         now = self._clock()
         accept = self._accept(entry) if entry.kind == "schedule" else None

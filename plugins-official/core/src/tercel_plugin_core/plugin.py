@@ -74,9 +74,9 @@ def tercel_task_types() -> list[type[Task]]:
 @hookimpl
 def tercel_trigger_types() -> list[type[Trigger]]:
     """The trigger types of this plugin."""
-    from .trigger import Flow, NamespaceFiles, Schedule, ScheduleOnDates, Webhook
+    from .trigger import FileWatch, Flow, NamespaceFiles, Schedule, ScheduleOnDates, Webhook
 
-    return [Schedule, ScheduleOnDates, NamespaceFiles, Flow, Webhook]
+    return [Schedule, ScheduleOnDates, NamespaceFiles, FileWatch, Flow, Webhook]
 
 
 @hookimpl

@@ -1,5 +1,5 @@
-"""Trigger types: `tercel.core.trigger.Schedule`, `ScheduleOnDates`, `NamespaceFiles`, `Flow`
-and `Webhook`.
+"""Trigger types: `tercel.core.trigger.Schedule`, `ScheduleOnDates`, `NamespaceFiles`,
+`FileWatch`, `Flow` and `Webhook`.
 
 `Schedule` and `ScheduleOnDates` are Kestra's `io.kestra.plugin.core.trigger.*` schedules. They
 only compute dates, purely (`next_date`, `previous_date`, `event`): the scheduler that comes with
@@ -19,6 +19,8 @@ jump back, a time that happens twice fires once, the first time.
 
 `NamespaceFiles` is a polling trigger: every `interval` it looks at the files of a namespace and
 starts an execution with the new or changed ones (or moves or deletes them as it picks them up).
+`FileWatch` (in `_file_watch`) is the realtime one: its listener starts one execution per file
+created, changed or deleted in a local folder an administrator allowed.
 
 `Flow` starts a flow when executions of other flows end (Kestra's flow trigger, `preconditions`
 included): the scheduler hands it each ended execution; what it decides from it (which
@@ -64,11 +66,14 @@ from tercel_sdk import (
 
 from tercel_plugin_core.condition import optional_fields_schema
 
+from ._file_watch import FileWatch
+
 __all__ = [
     "DEFAULT_FLOW_STATES",
     "Cron",
     "CronError",
     "ExecutionFilter",
+    "FileWatch",
     "Flow",
     "Label",
     "NamespaceFiles",
