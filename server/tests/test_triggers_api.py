@@ -294,27 +294,27 @@ async def test_unlock_a_trigger_waiting_for_its_execution(client: AsyncTestClien
     assert (await client.put(f"{API}/team.sched/stuck/every_second", json={"disabled": True})).status_code == 200
 
 
-async def test_without_a_scheduler_acting_answers_503(tmp_path: Path) -> None:
+async def test_without_the_scheduler_loop_triggers_are_still_administered(tmp_path: Path) -> None:
+    """An API process of a cluster (`tercel server webserver`) runs no scheduler loop: what it
+    changes is stored, under the trigger's lock, for the scheduler process to act on."""
     config = ServerConfig.load(home=tmp_path / "home", basic_auth_username="tester", basic_auth_password="secret-pass", scheduler=False)
     async with AsyncTestClient(create_app(config)) as client:
         client.headers.update(AUTH)
         await _deploy(client, NIGHTLY)
         assert (await client.get(f"{API}/search")).json()["total"] == 2
-        assert (await client.get(f"{API}/team.sched/nightly")).status_code == 200
-        ref = {"namespace": "team.sched", "flowId": "nightly", "triggerId": "daily"}
-        for method, path, body in (
-            ("PUT", f"{API}/team.sched/nightly/daily", {"disabled": True}),
-            ("PUT", f"{API}/", {**ref, "disabled": True}),
-            ("POST", f"{API}/set-disabled", {"triggers": [ref], "disabled": True}),
-            ("POST", f"{API}/set-disabled/by-triggers", {"triggers": [ref], "disabled": True}),
-            ("POST", f"{API}/team.sched/nightly/daily/unlock", None),
-            ("POST", f"{API}/team.sched/nightly/daily/backfill", {"start": "2024-01-01T00:00:00Z"}),
-            ("DELETE", f"{API}/team.sched/nightly/daily/backfill", None),
-            ("POST", f"{API}/backfill/delete", ref),
-        ):
-            answer = await client.request(method, path, json=body)
-            assert answer.status_code == 503, (method, path, answer.text)
-            assert "scheduler: false" in answer.json()["message"]
+        answer = await client.put(f"{API}/team.sched/nightly/daily", json={"disabled": True})
+        assert answer.status_code == 200, answer.text
+        assert answer.json()["disabled"] is True
+        backfill = await client.post(f"{API}/team.sched/nightly/daily/backfill", json={"start": "2024-01-01T00:00:00Z"})
+        assert backfill.status_code == 200, backfill.text
+        assert backfill.json()["backfill"]["start"].startswith("2024-01-01T00:00:00")
+        await asyncio.sleep(0.3)
+        assert (await client.get("/api/v1/executions/search?namespace=team.sched")).json()["total"] == 0  # nothing fires here
+    scheduler_config = ServerConfig.load(home=tmp_path / "home", basic_auth_username="tester", basic_auth_password="secret-pass")
+    async with AsyncTestClient(create_app(scheduler_config)) as client:
+        client.headers.update(AUTH)
+        found = (await client.get(f"{API}/team.sched/nightly")).json()["results"]
+        assert [t["disabled"] for t in found if t["triggerId"] == "daily"] == [True]
 
 
 # ---------------------------------------------------------------------------- the pure part

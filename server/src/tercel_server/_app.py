@@ -51,7 +51,7 @@ def create_app(config: ServerConfig, *, runtime: Runtime | None = None) -> Lites
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
         own = state["runtime"] is None
         if own:
-            state["runtime"] = Runtime(config.settings())
+            state["runtime"] = Runtime(config.settings(), run_worker=config.worker, run_executor=config.executor)
             await state["runtime"].start()
         rt: Runtime = state["runtime"]
         if generated is not None:
@@ -72,17 +72,17 @@ def create_app(config: ServerConfig, *, runtime: Runtime | None = None) -> Lites
             watcher.sync()
             if config.watch:
                 watcher.start()
-        scheduler = Scheduler(rt) if config.scheduler else None
-        if scheduler is not None:
-            await scheduler.start()
+        # without its loop (`scheduler: false`), the scheduler still hears the executions this
+        # process ends (Flow triggers, stopAfter) and serves the trigger endpoints
+        scheduler = Scheduler(rt, schedules=config.scheduler)
+        await scheduler.start()
         state["scheduler"] = scheduler
         try:
             yield
         finally:
             if watcher is not None:
                 await watcher.stop()
-            if scheduler is not None:  # before the runtime: it closes the database
-                await scheduler.stop()
+            await scheduler.stop()  # before the runtime: it closes the database
             if own:
                 await rt.stop()
 

@@ -45,7 +45,13 @@ class ServerConfig:
     examples: bool = False
     """Load the repository's example flows at start (`tercel server local`)."""
     scheduler: bool = True
-    """Run the scheduler (Schedule and polling triggers) in this process."""
+    """Run the scheduler (Schedule, polling and realtime triggers) in this process."""
+    executor: bool = True
+    """Run the executor (advances executions) in this process."""
+    worker: bool = True
+    """Run a worker (runs task runs) in this process."""
+    allowed_paths: list[Path] = field(default_factory=list)
+    """Folders of this machine flows may read (the FileWatch trigger); adds to TERCEL_ALLOWED_PATHS."""
     max_body_size: int = 100 * 1024 * 1024
     """Largest request body accepted (413 above it): flows, inputs, uploaded files."""
     basic_auth_username: str | None = None
@@ -94,7 +100,7 @@ class ServerConfig:
         out: dict[str, Any] = {}
         aliases = {"database": "database_url", "storage": "storage_path", "flowsDir": "flows_dir",
                    "maxBodySize": "max_body_size", "workerConcurrency": "worker_concurrency", "databaseUrl": "database_url",
-                   "storagePath": "storage_path"}
+                   "storagePath": "storage_path", "allowedPaths": "allowed_paths"}
         for key, value in data.items():
             if key == "auth" and isinstance(value, dict):
                 basic = value.get("basic") or value
@@ -118,11 +124,14 @@ class ServerConfig:
             try:
                 if name in ("home", "storage_path", "flows_dir"):
                     value = Path(value).expanduser().absolute()
+                elif name == "allowed_paths":
+                    items = value if isinstance(value, list) else str(value).split(os.pathsep)
+                    value = [Path(str(v)).expanduser().absolute() for v in items if str(v).strip()]
                 elif name in ("port", "worker_concurrency"):
                     value = int(value)
                 elif name == "max_body_size":
                     value = _size(value, f"{where}: max_body_size")
-                elif name in ("watch", "examples", "scheduler"):
+                elif name in ("watch", "examples", "scheduler", "executor", "worker"):
                     value = value if isinstance(value, bool) else str(value).lower() in ("1", "true", "yes", "on")
                 elif current is None or isinstance(current, str):
                     value = str(value)
@@ -139,7 +148,9 @@ class ServerConfig:
         """The core runtime's settings for this server."""
         from tercel.settings import Settings
 
-        return Settings(
+        settings = Settings(
             home=self.home, database_url=self.database_url, storage_path=self.storage_path,
             worker_concurrency=self.worker_concurrency,
         )
+        settings.allowed_paths = [*settings.allowed_paths, *self.allowed_paths]
+        return settings

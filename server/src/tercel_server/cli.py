@@ -19,8 +19,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     sub = server.add_subparsers(dest="server_command", metavar="MODE", required=True)
     local = sub.add_parser("local", help="one process, embedded default (SQLite + local storage in TERCEL_HOME), examples loaded")
     standalone = sub.add_parser("standalone", help="one process, configured (--config FILE, TERCEL_* variables)")
-    standalone.add_argument("--config", type=Path, help="a YAML configuration file")
-    for p in (local, standalone):
+    webserver = sub.add_parser("webserver", help="cluster: the REST API only (no executor, worker or scheduler)")
+    roles = {
+        "executor": "cluster: advances executions (and fires Flow triggers)",
+        "worker": "cluster: runs task runs (start as many as you need)",
+        "scheduler": "cluster: fires Schedule, polling and realtime triggers",
+    }
+    headless = [sub.add_parser(name, help=text) for name, text in roles.items()]
+    for p in (standalone, webserver, *headless):
+        p.add_argument("--config", type=Path, help="a YAML configuration file")
+    for p in (local, standalone, webserver):
         p.add_argument("--port", type=int, help="API port (default 8080)")
         p.add_argument("--host", help="address to listen on (default 127.0.0.1)")
         p.add_argument("--flows-dir", type=Path, help="load the flows of this folder")
@@ -32,17 +40,27 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
 
 
 def _server(args: Any) -> int:
+    from ._components import ROLES
     from ._config import ServerConfig
 
     if args.server_command == "token":
         return _token(args, ServerConfig.load())
+    if args.server_command in ROLES:
+        import asyncio
+
+        from ._components import run_role
+
+        asyncio.run(run_role(args.server_command, ServerConfig.load(args.config)))
+        return 0
     import uvicorn
 
     from ._app import create_app
 
+    webserver = args.server_command == "webserver"
     config = ServerConfig.load(
         getattr(args, "config", None), port=args.port, host=args.host, flows_dir=args.flows_dir, watch=args.watch or None,
         examples=True if args.server_command == "local" else None,
+        **({"executor": False, "worker": False, "scheduler": False} if webserver else {}),
     )
     if config.watch and config.flows_dir is None:
         print("error: --watch needs --flows-dir", file=sys.stderr)

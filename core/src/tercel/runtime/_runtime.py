@@ -175,6 +175,7 @@ class Runtime:
         self._finished_listeners: list[Callable[[Execution], Any]] = []
         self._flow_listeners: list[Callable[[str, str], Any]] = []
         self._listener_tasks: set[asyncio.Future[Any]] = set()
+        self._pg_listener: Any = None
 
     # -- lifecycle -----------------------------------------------------------------------------
     async def __aenter__(self) -> Runtime:
@@ -189,6 +190,22 @@ class Runtime:
         self._wake_executor = asyncio.Event()
         self._wake_worker = asyncio.Event()
         self.db.queue.add_listener(self._on_queue_put)
+        if self.db.dialect == "postgresql" and (self._run_executor or self._run_worker):
+            # jobs put by other processes (an API process, other executors and workers) wake
+            # this one at once instead of at its next poll
+            from tercel.store import PostgresListener
+
+            self._pg_listener = PostgresListener(
+                str(self.settings.database_url), self._on_queue_put, on_reconnect=self._wake_all,
+                application_name="tercel-runtime",
+            )
+            try:
+                await asyncio.to_thread(self._pg_listener.start)
+            except Exception as exc:  # wake-ups are a hint: the loops poll every second anyway
+                import logging
+
+                logging.getLogger("tercel.runtime").warning("no wake-ups from other processes: %s", exc)
+                self._pg_listener = None
         if self._run_executor:
             self._tasks.append(asyncio.create_task(self._executor_loop(), name="tercel-executor"))
         if self._run_worker:
@@ -217,6 +234,9 @@ class Runtime:
         self._tasks.clear()
         self._flush_logs()
         self.db.queue.remove_listener(self._on_queue_put)
+        if self._pg_listener is not None:
+            await asyncio.to_thread(self._pg_listener.stop)
+            self._pg_listener = None
         self._threads.shutdown(wait=False, cancel_futures=True)
         self.db.close()
 
@@ -238,6 +258,10 @@ class Runtime:
                     task.add_done_callback(self._listener_tasks.discard)
             except Exception:
                 logging.getLogger("tercel.runtime").exception("a finished-execution listener failed")
+
+    def _wake_all(self) -> None:
+        self._on_queue_put(EXECUTOR_TOPIC)
+        self._on_queue_put(WORKER_TOPIC)
 
     def _on_queue_put(self, topic: str) -> None:
         loop = self._loop
