@@ -44,7 +44,7 @@ def executions(rt: Runtime, flow_id: str) -> list[Execution]:
 
 
 async def run(rt: Runtime, flow_id: str, inputs: dict[str, Any] | None = None, labels: dict[str, str] | None = None) -> Execution:
-    """Run one execution of `flow_id` to its end (the Flow triggers have heard it when this returns)."""
+    """Run one execution of `flow_id` to its end (the Flow triggers hear it through the queue)."""
     flow = rt.get_flow(NS, flow_id)
     assert flow is not None
     ex = rt.create_execution(flow, inputs or {}, labels=labels)
@@ -206,8 +206,11 @@ triggers:
         await run(runtime, "a")
         (b,) = await ended(runtime, "b")
         assert b.state.current is State.FAILED
-        state = next(s for s in scheduler.triggers(NS, "b"))
-        assert state.disabled
+        for _ in range(100):  # its end is heard through the queue, a moment later
+            if next(s for s in scheduler.triggers(NS, "b")).disabled:
+                break
+            await asyncio.sleep(0.05)
+        assert next(s for s in scheduler.triggers(NS, "b")).disabled
         await run(runtime, "a")
         await asyncio.sleep(0.2)
         assert len(executions(runtime, "b")) == 1
@@ -372,3 +375,56 @@ async def test_two_processes_share_the_progress_of_preconditions(settings: Setti
         assert second.on_execution_end(y) == []  # reset: y alone again is not enough
         done = await one.wait(z.id, timeout=30)
     assert done.state.current is State.SUCCESS and done.inputs == {"first": "1", "second": "2"}
+
+
+ON_A = """\
+  - id: on_a
+    type: io.kestra.plugin.core.trigger.Flow
+    conditions:
+      - type: io.kestra.plugin.core.condition.ExecutionFlow
+        namespace: tests.flowtrigger
+        flowId: a
+"""
+
+
+async def test_an_end_heard_by_no_scheduler_is_delivered_when_one_starts(runtime: Runtime, clock: Any) -> None:
+    """The end is queued with the execution's state: a scheduler that was not running (a
+    crash, a restart) hears it when it starts, and hearing it twice starts one execution."""
+    runtime.deploy_flow(upstream("a"))
+    runtime.deploy_flow(downstream("b", ON_A))
+    async with Scheduler(runtime, clock=clock):
+        pass  # it told the runtime which states its Flow triggers listen to, then stopped
+    a = await run(runtime, "a")
+    await asyncio.sleep(0.2)
+    assert executions(runtime, "b") == []  # nobody heard it yet
+    async with Scheduler(runtime, clock=clock) as scheduler:
+        (b,) = await ended(runtime, "b")
+        assert b.task_runs[0].outputs["value"] == f"after a {a.id} SUCCESS"
+        # the same end heard again (its job came back after a crash): nothing more starts
+        assert scheduler.on_execution_end(a) == []
+        assert scheduler.on_execution_end(a, step=len(a.state.histories)) == []
+        assert len(executions(runtime, "b")) == 1
+
+
+async def test_a_flow_trigger_can_listen_to_paused_executions(runtime: Runtime, clock: Any) -> None:
+    runtime.deploy_flow(f"""\
+id: a
+namespace: {NS}
+tasks:
+  - id: wait_for_me
+    type: tercel.core.Pause
+  - id: after
+    type: tercel.core.Return
+    format: resumed
+""")
+    runtime.deploy_flow(downstream("b", ON_A + "    states: [PAUSED]\n"))
+    async with Scheduler(runtime, clock=clock):
+        flow = runtime.get_flow(NS, "a")
+        assert flow is not None
+        a = runtime.create_execution(flow, {})
+        (b,) = await ended(runtime, "b")
+        assert b.task_runs[0].outputs["value"] == f"after a {a.id} PAUSED"
+        runtime.resume_execution(a.id)
+        assert (await runtime.wait(a.id, timeout=30)).state.current is State.SUCCESS
+        await asyncio.sleep(0.3)
+        assert len(executions(runtime, "b")) == 1  # its end is not a state it listens to

@@ -58,6 +58,9 @@ __all__ = ["LogEntry", "Runtime"]
 
 EXECUTOR_TOPIC = "executor"
 WORKER_TOPIC = "worker"
+#: The queue topic of state changes Flow triggers listen to (`Runtime.announced_states`): put in
+#: the transaction that changes the state, so none is lost in a crash.
+STATES_TOPIC = "execution-states"
 LEASE = 60.0
 STARTED_EVENT_AFTER = 0.1
 _B62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
@@ -65,7 +68,11 @@ _B62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 
 def new_id() -> str:
     """Kestra-style id: a random UUID in base 62 (22 characters)."""
-    n = uuid.uuid4().int
+    return base62(uuid.uuid4().int)
+
+
+def base62(n: int) -> str:
+    """A 128-bit number as Kestra writes ids: base 62, 22 characters."""
     out = []
     while n:
         n, r = divmod(n, 62)
@@ -176,6 +183,9 @@ class Runtime:
         self._flow_listeners: list[Callable[[str, str], Any]] = []
         self._listener_tasks: set[asyncio.Future[Any]] = set()
         self._pg_listener: Any = None
+        #: The execution states whose every reaching is queued on `STATES_TOPIC` (in the same
+        #: transaction): the scheduler sets it to what its Flow triggers listen to.
+        self.announced_states: frozenset[str] = frozenset()
 
     # -- lifecycle -----------------------------------------------------------------------------
     async def __aenter__(self) -> Runtime:
@@ -266,6 +276,8 @@ class Runtime:
     def _on_queue_put(self, topic: str) -> None:
         loop = self._loop
         if loop is None:
+            return
+        if topic not in (EXECUTOR_TOPIC, WORKER_TOPIC):
             return
         event = self._wake_executor if topic == EXECUTOR_TOPIC else self._wake_worker
         try:
@@ -664,6 +676,15 @@ class Runtime:
         self._log(LogEntry(failed.id, None, None, None, "INFO", now, f"flow retry: execution {ex.id} started (attempt {ex.attempt_number})"))
         return ex
 
+    def _queue_state(self, ex: Execution, conn: Any) -> None:
+        """Queue the state `ex` just reached for the Flow triggers, if one listens to it: in the
+        transaction that stores it, so the triggers hear it even if this process dies now.
+        `step` (how many states it went through) tells a second reaching (a restart) apart."""
+        state = ex.state.current.value
+        if state in self.announced_states:
+            event = {"execution": ex.id, "state": state, "step": len(ex.state.histories)}
+            self.db.queue.put(STATES_TOPIC, ion.dumps(event), key=ex.id, conn=conn)
+
     def kill(self, execution_id: str, *, propagate: bool = True) -> None:
         """Kill an execution; what it runs is told to stop and, with `propagate`, the subflow
         executions it started are killed too (Kestra's kill cascade)."""
@@ -802,6 +823,7 @@ class Runtime:
                 executor = self._executor_for(ex)
                 total = Step()
                 now = utcnow()
+                before = ex.state.current
                 for job in jobs:
                     event = ion.loads(job.payload)
                     if event["kind"] == "new-execution":  # flow retry: CREATE_NEW_EXECUTION
@@ -823,6 +845,8 @@ class Runtime:
                     )
                 self._carry_out(ex, total, conn)
                 self.db.queue.ack([j.id for j in jobs], conn=conn)
+                if ex.state.current is not before:
+                    self._queue_state(ex, conn)
                 if total.finished:
                     finished.append(ex)
                     self._notify_parent(ex, conn)
@@ -867,7 +891,9 @@ class Runtime:
         ex.error = message
         ex.state.to(State.FAILED, utcnow())
         try:
-            self.db.executions.save(encode_header(ex), [], expected_version=ex.version)
+            with self.db.transaction() as conn:
+                self.db.executions.save(encode_header(ex), [], expected_version=ex.version, conn=conn)
+                self._queue_state(ex, conn)
         except Exception:
             return  # not recorded: it is advanced again after a restart
         for fut in self._waiters.pop(execution_id, []):

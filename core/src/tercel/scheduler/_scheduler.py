@@ -16,13 +16,19 @@ started again after a pause that doubles up to a minute. However many schedulers
 listens: it holds a lease on the trigger's row, renewed while it runs and released at stop
 (a process that died loses it when it runs out, and another scheduler takes over).
 
-Flow triggers hear the executions this process ends (`runtime.add_finished_listener`): for each
-ended execution, the Flow triggers of the other flows that listen to its state evaluate their
+Flow triggers hear the states executions reach through the store's queue: the scheduler tells
+the runtime which states its Flow triggers and `stopAfter`s listen to (`runtime.announced_states`),
+the runtime queues each reaching of one in the transaction that stores it, and a scheduler (of
+any process, `schedules=False` too) takes it from the queue. So an execution's end is never lost
+to a crash, and when a state is heard twice (a crash before its job was acknowledged) the Flow
+trigger still creates one execution: its id is derived from the trigger and what it heard.
+For each state reached, the Flow triggers of the other flows that listen to it evaluate their
 conditions, record the preconditions it meets (the progress is stored in the trigger's row, so
 restarts and other processes see it) and start their flow when everything is met (`_flow`).
 The `stopAfter` of a trigger that is not a schedule or polling one (Flow, Webhook, realtime)
-is applied there too: when an execution it started ends in one of those states, it is disabled. A process
-that ends executions but runs no scheduler loop uses `Scheduler(runtime, schedules=False)`.
+is applied there too: when an execution it started ends in one of those states, it is disabled.
+A process that ends executions but runs no scheduler loop uses `Scheduler(runtime,
+schedules=False)`: it hears the states, and serves the trigger administration.
 
 A decision that creates an execution or changes the trigger's state is taken again inside one
 transaction that holds the trigger's lock (`TriggerRepository.lock`) and reads its row afresh;
@@ -40,6 +46,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import copy
 import inspect
 import logging
 import os
@@ -94,6 +101,8 @@ Key = tuple[str, str, str]
 LISTENER_LEASE = 30.0
 #: The longest pause before a failed realtime listener is started again (seconds).
 LISTENER_MAX_BACKOFF = 60.0
+#: The states of executions that may matter to a `stopAfter`: the end states.
+_END_STATES = frozenset(s.value for s in State if s.is_terminated)
 
 
 def _utcnow() -> datetime:
@@ -177,6 +186,8 @@ class Scheduler:
         self._realtime: dict[Key, _Entry] = {}  # realtime triggers: whose listeners should run
         self._listeners: dict[Key, _Listener] = {}
         self._owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        self._states_task: asyncio.Task[Any] | None = None
+        self._states_wake: asyncio.Event | None = None
         self._stops: dict[Key, tuple[str, tuple[str, ...]]] = {}
         self._states: dict[Key, TriggerState] = {}
         self._seen: set[Key] = set()  # triggers looked at since start: missed dates are recovered once
@@ -200,13 +211,17 @@ class Scheduler:
 
     async def start(self) -> None:
         """Start the loop (the runtime must be started; stop this before the runtime)."""
-        if self._task is not None:
+        if self._task is not None or self._states_task is not None:
             return
         self._loop = asyncio.get_running_loop()
         self._wake = asyncio.Event()
         self._running = True
+        self._states_wake = asyncio.Event()
         self._listen()
-        self._dirty = True
+        # at once, before anything awaits: the runtime learns which states to queue before its
+        # executor advances anything
+        self.refresh()
+        self._states_task = asyncio.create_task(self._hear_states(), name="tercel-flow-triggers")
         if self._schedules:
             self._task = asyncio.create_task(self._run(), name="tercel-scheduler")
 
@@ -217,10 +232,17 @@ class Scheduler:
             del _HEARING[self.runtime]
         if self._wake is not None:
             self._wake.set()
+        if self._states_wake is not None:
+            self._states_wake.set()
         task, self._task = self._task, None
         if task is not None:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await asyncio.wait_for(task, timeout=30)
+        states_task, self._states_task = self._states_task, None
+        if states_task is not None:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await asyncio.wait_for(states_task, timeout=30)
+        self.runtime.db.queue.remove_listener(self._on_queue_put)
         polls = list(self._polls.values())
         if polls:
             await asyncio.wait(polls, timeout=30)
@@ -241,6 +263,7 @@ class Scheduler:
             log.warning("another scheduler already runs on this runtime: this one leaves the Flow triggers to it")
         else:
             _HEARING[self.runtime] = self
+        self.runtime.db.queue.add_listener(self._on_queue_put)
         if self._listening:
             return
         self._listening = True
@@ -248,24 +271,91 @@ class Scheduler:
         self.runtime.add_flow_listener(self.flows_changed)
 
     def _on_finished(self, ex: Execution) -> None:
-        """An execution ended in this process: if a trigger of ours waits for it, look now; the
-        Flow triggers it satisfies start their flows."""
+        """An execution ended in this process: if a trigger of ours waits for it, look now."""
         if not self._running:
             return
         trigger = ex.trigger or {}
         if (ex.namespace, ex.flow_id, trigger.get("id")) in self._entries:
             self._poke()
-        if _HEARING.setdefault(self.runtime, self) is not self:
-            return  # another scheduler of this runtime hears it
+
+    def _on_queue_put(self, topic: str) -> None:
+        """A job was queued in this process (any thread): a state to hear wakes the loop."""
+        from tercel.runtime._runtime import STATES_TOPIC
+
+        loop, wake = self._loop, self._states_wake
+        if topic != STATES_TOPIC or loop is None or wake is None or loop.is_closed():
+            return
         try:
-            self.on_execution_end(ex)
+            running = asyncio.get_running_loop()
+        except RuntimeError:
+            running = None
+        if running is loop:
+            wake.set()
+        else:
+            loop.call_soon_threadsafe(wake.set)
+
+    def flows_changed(self, *_: Any) -> None:
+        """Flows were saved or deleted: read them again before the next look (thread-safe).
+        Until then every state is announced, so a new Flow trigger misses nothing."""
+        self._dirty = True
+        if _HEARING.get(self.runtime) is self:
+            self.runtime.announced_states = frozenset(s.value for s in State)
+        self._poke()
+        if self._states_wake is not None and self._loop is not None and not self._loop.is_closed():
+            self._loop.call_soon_threadsafe(self._states_wake.set)
+
+    async def _hear_states(self) -> None:
+        """Take the states executions reached from the queue and show them to the Flow
+        triggers (and `stopAfter`s); acknowledged once handled, so a crash hears them again."""
+        from tercel.runtime._runtime import STATES_TOPIC
+
+        assert self._states_wake is not None
+        db = self.runtime.db
+        while self._running:
+            self._states_wake.clear()
+            jobs: list[Any] = []
+            try:
+                self._refresh_if_due()
+                jobs = db.queue.claim(STATES_TOPIC, self._owner, limit=64, lease=60.0)
+                for job in jobs:
+                    self._hear(job)
+                    db.queue.ack([job.id])
+            except Exception:
+                log.exception("the Flow triggers could not hear the executions' states; they try again")
+                jobs = []
+            if len(jobs) == 64:
+                await asyncio.sleep(0)
+                continue
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(self._states_wake.wait(), timeout=min(self._interval, 1.0))
+
+    def _hear(self, job: Any) -> None:
+        from tercel_sdk import ion
+
+        event = ion.loads(job.payload)
+        ex = self.runtime.get_execution(str(event["execution"]))
+        if ex is None:
+            return  # deleted since
+        if ex.state.current.value != event["state"]:  # it moved on: show it as it was then
+            ex = copy.copy(ex)
+            ex.state = copy.copy(ex.state)
+            ex.state.current = State(event["state"])
+        try:
+            self.on_execution_end(ex, step=int(event.get("step") or 0))
         except Exception:
             log.exception("the Flow triggers could not look at execution %s", ex.id)
 
-    def flows_changed(self, *_: Any) -> None:
-        """Flows were saved or deleted: read them again before the next look (thread-safe)."""
-        self._dirty = True
-        self._poke()
+    def _announce(self) -> None:
+        """Tell the runtime which states to queue: those the Flow triggers listen to, and the
+        end states when a trigger has a `stopAfter`."""
+        if _HEARING.setdefault(self.runtime, self) is not self:
+            return
+        states: set[str] = set()
+        for entry in self._flow_entries.values():
+            states |= set(entry.trigger.listened_states)
+        if self._stops or any(entry.trigger.stop_after for entry in self._realtime.values()):
+            states |= _END_STATES
+        self.runtime.announced_states = frozenset(states)
 
     def _poke(self) -> None:
         loop, wake = self._loop, self._wake
@@ -335,6 +425,7 @@ class Scheduler:
             for (namespace, flow_id), loaded in live.items()
             for trigger_id, stop in loaded.stops.items()
         }
+        self._announce()
         for row in db.triggers.list():
             loaded = live.get((row.namespace, row.flow_id))
             if loaded is None:
@@ -547,6 +638,7 @@ class Scheduler:
         *,
         context: Mapping[str, Any] | None = None,
         correlation_id: str | None = None,
+        execution_id: str | None = None,
     ) -> Execution:
         """Create the execution of one firing in `conn`'s transaction: queued to start, or, when
         its inputs or the trigger's conditions fail, stored FAILED with the reason. `context`
@@ -559,7 +651,7 @@ class Scheduler:
         trigger_vars = {**variables, "id": entry.trigger.id, "type": entry.type_name}
         context = {**self._variables(flow), **(context or {}), "trigger": variables}
         where = f"trigger '{entry.trigger.id}' of flow {flow.namespace}.{flow.id}"
-        execution_id = new_id()
+        execution_id = execution_id or new_id()
         labels = self._render_labels(fire.event.labels, context, where)
         if fire.backfill is not None:
             labels.update(self._render_labels(fire.backfill.labels, context, where))
@@ -608,11 +700,14 @@ class Scheduler:
 
     # -- Flow triggers and stopAfter: what an ended execution sets off -------------------------
 
-    def on_execution_end(self, ex: Execution) -> list[Execution]:
-        """An execution ended: apply the `stopAfter` of the Flow or Webhook trigger that started
-        it, and start the flows whose Flow triggers it satisfies. Returns the executions created
-        (called by the runtime's finished listener; tests may call it directly)."""
+    def on_execution_end(self, ex: Execution, *, step: int | None = None) -> list[Execution]:
+        """An execution reached its current state (an end, or another state a Flow trigger
+        listens to): apply the `stopAfter` of the trigger that started it, and start the flows
+        whose Flow triggers it satisfies. `step` (default: how many states it went through)
+        makes hearing the same reaching twice start nothing more. Returns the executions created
+        (the queue's jobs call it; tests may call it directly)."""
         self._refresh_if_due()
+        step = len(ex.state.histories) if step is None else step
         self._apply_stop_after(ex)
         candidates = [
             entry for entry in self._flow_entries.values()
@@ -635,7 +730,7 @@ class Scheduler:
         created: list[Execution] = []
         for entry in candidates:
             try:
-                started = self._fire_flow(entry, ex, now, upstream, seen)
+                started = self._fire_flow(entry, ex, now, upstream, seen, step)
             except Exception:
                 log.exception("trigger '%s' of flow %s.%s failed to handle execution %s", entry.key[2], *entry.key[:2], ex.id)
                 continue
@@ -644,7 +739,7 @@ class Scheduler:
         return created
 
     def _fire_flow(
-        self, entry: _Entry, ex: Execution, now: datetime, upstream: Mapping[str, Any], seen: Mapping[str, Any]
+        self, entry: _Entry, ex: Execution, now: datetime, upstream: Mapping[str, Any], seen: Mapping[str, Any], step: int
     ) -> Execution | None:
         """One Flow trigger and one ended execution: conditions, preconditions, and the
         execution it starts, decided again under the trigger's lock."""
@@ -665,8 +760,11 @@ class Scheduler:
             return None  # this execution meets none of the preconditions: nothing changes
         db = self.runtime.db
         started = None
+        execution_id = _derived_id(*entry.key, ex.id, str(ex.state.current.value), str(step))
         with db.transaction() as conn:
             db.triggers.lock(conn, *entry.key)
+            if db.executions.get(execution_id, conn=conn) is not None:
+                return None  # heard already (the job came back after a crash): it fired then
             row = db.triggers.get(*entry.key, conn=conn)
             state = from_record(row) if row is not None else self._first_state(entry)
             outcome = decide_flow(
@@ -677,7 +775,7 @@ class Scheduler:
                 variables = trigger_variables(ex, outcome.outputs)
                 started = self._create(
                     entry, Fire(now, entry.trigger.event(variables)), conn,
-                    context=upstream, correlation_id=ex.labels.get(CORRELATION_ID),
+                    context=upstream, correlation_id=ex.labels.get(CORRELATION_ID), execution_id=execution_id,
                 )
             if started is not None or new != state or row is None:
                 new = from_record(db.triggers.save(to_record(new), conn=conn))
@@ -1031,3 +1129,10 @@ def _new_id() -> str:
     from tercel.runtime._runtime import new_id
 
     return new_id()
+
+
+def _derived_id(*parts: str) -> str:
+    """An execution id (Kestra's form: a UUID in base 62) that `parts` always give."""
+    from tercel.runtime._runtime import base62
+
+    return base62(uuid.uuid5(uuid.NAMESPACE_URL, "tercel:" + "\x1f".join(parts)).int)
