@@ -177,6 +177,21 @@ triggers:
     withSeconds: true
 """
 
+INBOX = """\
+id: inbox
+namespace: cluster
+tasks:
+  - id: got
+    type: tercel.core.Return
+    format: "{{ trigger.files[0].path }}: {{ read(trigger.files[0].uri) }}"
+triggers:
+  - id: files
+    type: tercel.core.trigger.NamespaceFiles
+    interval: PT1S
+    from: inbox
+    action: DELETE
+"""
+
 SLOW = """\
 id: slow
 namespace: cluster
@@ -191,7 +206,7 @@ tasks:
 
 
 def test_a_cluster_of_processes_runs_flows_triggers_and_schedules(cluster: Cluster) -> None:
-    for source in (TWO_TASKS, AFTER_TWO, TICK, SLOW):
+    for source in (TWO_TASKS, AFTER_TWO, TICK, INBOX, SLOW):
         created = cluster.api("POST", "/flows", content=source, headers=YAML)
         assert created.status_code == 200, created.text
     # an execution created by the API process, run by the executor and the workers
@@ -207,6 +222,12 @@ def test_a_cluster_of_processes_runs_flows_triggers_and_schedules(cluster: Clust
     # the scheduler process fires the schedule
     ticks = cluster.until(lambda: len(cluster.api("GET", "/executions/search?namespace=cluster&flowId=tick&state=SUCCESS").json()["results"]) >= 2)
     assert ticks
+    # the scheduler queues the polling trigger's checks; a worker runs them
+    uploaded = cluster.api("POST", "/namespaces/cluster/files?path=inbox/a.txt", files={"fileContent": ("a.txt", b"alpha")})
+    assert uploaded.status_code == 200, uploaded.text
+    [got] = cluster.until(lambda: cluster.api("GET", "/executions/search?namespace=cluster&flowId=inbox&state=SUCCESS").json()["results"])
+    full = cluster.api("GET", f"/executions/{got['id']}").json()
+    assert full["taskRunList"][0]["outputs"]["value"] == "inbox/a.txt: alpha"
     # a worker stopped while its task runs hands it back; another worker finishes it
     assert cluster.stop("worker2") == 0  # worker1 alone takes the task run
     started = cluster.api("POST", "/executions/cluster/slow").json()

@@ -5,9 +5,13 @@ database and internal storage of its configuration (PostgreSQL and a shared fold
 cluster: jobs are claimed with `FOR UPDATE SKIP LOCKED`, wake-ups cross processes with
 `LISTEN/NOTIFY`, a dead worker's task runs come back when their lease ends):
 
-- executor: advances executions; hears the executions it ends (Flow triggers, `stopAfter`);
-- worker: runs task runs (any number of them, on any number of machines);
-- scheduler: fires Schedule, polling and realtime triggers.
+- executor: advances executions;
+- worker: runs task runs and polling triggers' checks (any number of them, on any number of
+  machines);
+- scheduler: fires Schedule triggers, queues polling checks, runs realtime listeners.
+
+Each also runs a scheduler without its loop (`Scheduler(schedules=False)`): it takes the states
+executions reached from the queue for the Flow triggers, and runs the checks a worker claims.
 
 `tercel server webserver` is the API alone (`_app.create_app` with the three switched off).
 SIGINT or SIGTERM stops a process gracefully: running task runs are handed back.
@@ -47,18 +51,16 @@ async def run_role(role: str, config: ServerConfig, *, ready: asyncio.Event | No
         with contextlib.suppress(NotImplementedError, RuntimeError):  # not on Windows, not off the main thread
             loop.add_signal_handler(sig, stop.set)
     await runtime.start()
-    scheduler = Scheduler(runtime, schedules=schedules) if (executor or schedules) else None
+    scheduler = Scheduler(runtime, schedules=schedules)
     try:
-        if scheduler is not None:
-            await scheduler.start()
+        await scheduler.start()
         print(f"tercel server ({role}) running over {_redacted(str(runtime.settings.database_url))} (home {config.home})", flush=True)
         if ready is not None:
             ready.set()
         await stop.wait()
         log.info("tercel server (%s) stopping", role)
     finally:
-        if scheduler is not None:
-            await scheduler.stop()
+        await scheduler.stop()
         await runtime.stop()
 
 

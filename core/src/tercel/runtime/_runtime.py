@@ -186,6 +186,9 @@ class Runtime:
         #: The execution states whose every reaching is queued on `STATES_TOPIC` (in the same
         #: transaction): the scheduler sets it to what its Flow triggers listen to.
         self.announced_states: frozenset[str] = frozenset()
+        #: Handlers of the worker jobs that are not task runs, by their `kind` (the scheduler
+        #: registers "poll": a polling trigger's check runs on a worker).
+        self.job_handlers: dict[str, Callable[[dict[str, Any]], Any]] = {}
 
     # -- lifecycle -----------------------------------------------------------------------------
     async def __aenter__(self) -> Runtime:
@@ -1018,7 +1021,37 @@ class Runtime:
             return ex
         return self.get_execution(payload["execution"])
 
+    async def _run_other_job(self, job: Any, payload: dict[str, Any]) -> None:
+        """A worker job that is not a task run: its handler runs it (a stopping worker hands it
+        back); it is acknowledged once done, even when it failed (it says so in the logs)."""
+        import logging
+
+        kind = str(payload["kind"])
+        handler = self.job_handlers.get(kind)
+        try:
+            if handler is None:
+                logging.getLogger("tercel.runtime").warning("a %r job was dropped: nothing in this worker runs them", kind)
+            else:
+                result = handler(payload)
+                if inspect.isawaitable(result):
+                    await result
+        except asyncio.CancelledError:
+            if self._stopping:
+                with contextlib.suppress(Exception):
+                    self.db.queue.release(job.id)  # handed back: runs again after a restart
+                self._running.pop(str(job.id), None)
+                return
+            raise
+        except Exception:
+            logging.getLogger("tercel.runtime").exception("a %r job failed", kind)
+        self._running.pop(str(job.id), None)
+        self.db.queue.ack([job.id])
+        self._wake_worker.set()
+
     async def _run_job(self, job: Any, payload: dict[str, Any]) -> None:
+        if "kind" in payload:
+            await self._run_other_job(job, payload)
+            return
         started_at = utcnow()
         ex = self._worker_execution(payload)
         tr = ex.find(payload["taskRun"]) if ex is not None else None

@@ -1,12 +1,14 @@
-"""The scheduler: runs next to a `Runtime`, fires schedule triggers, checks polling triggers,
-runs the listeners of realtime triggers and starts the flows whose Flow triggers an ended
-execution satisfies.
+"""The scheduler: runs next to a `Runtime`, fires schedule triggers, has polling triggers
+checked by workers, runs the listeners of realtime triggers and starts the flows whose Flow
+triggers an ended execution satisfies.
 
 It reads the latest revision of every live flow (`runtime.db.flows.list()`, again every
 `flows_interval` seconds or as soon as `flows_changed()` is called), keeps the schedule,
 polling and Flow triggers it finds, and every `interval` seconds (or sooner, when a date is due
 or an execution it started ended) asks the pure decisions of `_decide` what to do with each.
-Webhooks are not its own (the server fires them).
+Webhooks are not its own (the server fires them). A polling check that is due is claimed and
+queued for a worker in one transaction (`Runtime.job_handlers["poll"]`: the scheduler of the
+worker's process runs it), so a slow check never holds the scheduler up.
 
 A realtime trigger's listener (`RealtimeTrigger.events(ctx)`, an async iterator) runs as a task
 of the scheduler for as long as the trigger is enabled: each event it yields creates one
@@ -101,8 +103,9 @@ Key = tuple[str, str, str]
 LISTENER_LEASE = 30.0
 #: The longest pause before a failed realtime listener is started again (seconds).
 LISTENER_MAX_BACKOFF = 60.0
-#: The states of executions that may matter to a `stopAfter`: the end states.
-_END_STATES = frozenset(s.value for s in State if s.is_terminated)
+#: The states every reaching of which is queued for the Flow triggers (and `stopAfter`s), known
+#: to this process or not yet: the end states, and PAUSED.
+_ALWAYS_ANNOUNCED = frozenset({*(s.value for s in State if s.is_terminated), State.PAUSED.value})
 
 
 def _utcnow() -> datetime:
@@ -193,7 +196,10 @@ class Scheduler:
         self._seen: set[Key] = set()  # triggers looked at since start: missed dates are recovered once
         self._dirty = True
         self._last_refresh = float("-inf")
-        self._polls: dict[Key, asyncio.Task[Any]] = {}
+        self._stamp: tuple[int, Any] | None = None
+        # polling checks queued by this process, until a worker of this process ran them (what
+        # `tick(wait_polls=True)` waits for)
+        self._polls: dict[Key, asyncio.Future[list[Any]]] = {}
         self._task: asyncio.Task[Any] | None = None
         self._wake: asyncio.Event | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -243,10 +249,11 @@ class Scheduler:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await asyncio.wait_for(states_task, timeout=30)
         self.runtime.db.queue.remove_listener(self._on_queue_put)
-        polls = list(self._polls.values())
-        if polls:
-            await asyncio.wait(polls, timeout=30)
+        for future in self._polls.values():
+            future.cancel()
         self._polls.clear()
+        if self.runtime.job_handlers.get("poll") == self._poll_job:
+            del self.runtime.job_handlers["poll"]
         listeners = list(self._listeners.values())
         for listener in listeners:
             listener.task.cancel()
@@ -264,6 +271,7 @@ class Scheduler:
         else:
             _HEARING[self.runtime] = self
         self.runtime.db.queue.add_listener(self._on_queue_put)
+        self.runtime.job_handlers.setdefault("poll", self._poll_job)
         if self._listening:
             return
         self._listening = True
@@ -346,15 +354,14 @@ class Scheduler:
             log.exception("the Flow triggers could not look at execution %s", ex.id)
 
     def _announce(self) -> None:
-        """Tell the runtime which states to queue: those the Flow triggers listen to, and the
-        end states when a trigger has a `stopAfter`."""
+        """Tell the runtime which states to queue: the end states and PAUSED always (a Flow
+        trigger saved in another process a moment ago listens to them by default, and this one
+        may not know it yet), and any other a Flow trigger listens to (RUNNING…)."""
         if _HEARING.setdefault(self.runtime, self) is not self:
             return
-        states: set[str] = set()
+        states: set[str] = set(_ALWAYS_ANNOUNCED)
         for entry in self._flow_entries.values():
             states |= set(entry.trigger.listened_states)
-        if self._stops or any(entry.trigger.stop_after for entry in self._realtime.values()):
-            states |= _END_STATES
         self.runtime.announced_states = frozenset(states)
 
     def _poke(self) -> None:
@@ -406,6 +413,7 @@ class Scheduler:
         self._dirty = False
         self._last_refresh = time.monotonic()
         db = self.runtime.db
+        self._stamp = db.flows.stamp()  # before the list: a change made meanwhile is seen next time
         records = db.flows.list()
         live: dict[tuple[str, str], _LoadedFlow] = {}
         for record in records:
@@ -508,19 +516,23 @@ class Scheduler:
         return _Entry(flow, spec, trigger, kind, definition_fingerprint(spec), conditions)
 
     def _refresh_if_due(self) -> None:
-        if self._dirty or time.monotonic() - self._last_refresh >= self._flows_interval:
+        """Read the flows again when they changed: here (`flows_changed`), in another process
+        (the store's stamp moved), or at least every `flows_interval` seconds."""
+        due = self._dirty or time.monotonic() - self._last_refresh >= self._flows_interval
+        if due or self.runtime.db.flows.stamp() != self._stamp:
             self.refresh()
 
     # -- one look ------------------------------------------------------------------------------
 
     async def tick(self, *, wait_polls: bool = True) -> list[Execution]:
         """Look at every trigger once at `clock()`; returns the executions created by schedules
-        (and by the polling checks when `wait_polls`, which waits for them to end)."""
+        (and by the polling checks when `wait_polls`, which waits until this process's worker
+        ran the checks it queued)."""
         self._refresh_if_due()
         now = self._clock()
         rows = {row.key: row for row in self.runtime.db.triggers.list()}
         created: list[Execution] = []
-        polls: list[asyncio.Task[Any]] = []
+        polls: list[asyncio.Future[list[Any]]] = []
         for entry in list(self._entries.values()):
             row = rows.get(entry.key)
             state = from_record(row) if row is not None else blank_state(*entry.key, entry.type_name)
@@ -529,18 +541,19 @@ class Scheduler:
                     ex = self._tick_schedule(entry, state, now)
                     if ex is not None:
                         created.append(ex)
-                elif entry.key not in self._polls:
-                    task = self._start_poll(entry, state, now)
-                    if task is not None:
-                        polls.append(task)
+                else:
+                    future = self._start_poll(entry, state, now)
+                    if future is not None:
+                        polls.append(future)
             except Exception:
                 log.exception("trigger '%s' of flow %s.%s: the scheduler failed to handle it", *entry.key[2:], *entry.key[:2])
         if self._schedules and self._running:
             self._keep_listeners(rows)
         if wait_polls and polls:
-            for result in await asyncio.gather(*polls, return_exceptions=True):
-                if isinstance(result, list):
-                    created.extend(result)
+            done, _ = await asyncio.wait(polls, timeout=30)
+            for future in done:
+                if not future.cancelled() and future.exception() is None:
+                    created.extend(future.result())
         return created
 
     def _decide(self, entry: _Entry, state: TriggerState, now: datetime) -> Outcome:
@@ -809,7 +822,13 @@ class Scheduler:
 
     # -- polling triggers ----------------------------------------------------------------------
 
-    def _start_poll(self, entry: _Entry, state: TriggerState, now: datetime) -> asyncio.Task[Any] | None:
+    def _start_poll(self, entry: _Entry, state: TriggerState, now: datetime) -> asyncio.Future[list[Any]] | None:
+        """A check that is due is claimed (its next date moved one interval ahead, so no other
+        scheduler claims it) and queued for a worker, in one transaction."""
+        from tercel_sdk import ion
+
+        from tercel.runtime._runtime import WORKER_TOPIC
+
         plan = plan_poll(entry.trigger, state, now, definition=entry.definition)
         if not plan.due and plan.state == state:
             self._states[entry.key] = state
@@ -821,15 +840,47 @@ class Scheduler:
             current = from_record(row) if row is not None else blank_state(*entry.key, entry.type_name)
             plan = plan_poll(entry.trigger, current, now, definition=entry.definition)
             saved = from_record(db.triggers.save(to_record(plan.state), conn=conn)) if plan.state != current else current
+            if plan.due:
+                job = {
+                    "kind": "poll", "namespace": entry.key[0], "flowId": entry.key[1], "triggerId": entry.key[2],
+                    "revision": entry.flow.revision, "definition": entry.definition, "now": now,
+                }
+                db.queue.put(WORKER_TOPIC, ion.dumps(job), key=".".join(entry.key), conn=conn)
         self._states[entry.key] = saved
         if plan.stopped:
             log.info("trigger '%s' of flow %s.%s is disabled: its execution ended in a state of stopAfter", entry.key[2], *entry.key[:2])
         if not plan.due:
             return None
-        task = asyncio.create_task(self._poll(entry, saved, now), name=f"tercel-poll-{'.'.join(entry.key)}")
-        self._polls[entry.key] = task
-        task.add_done_callback(lambda _t, key=entry.key: self._polls.pop(key, None))
-        return task
+        self.runtime.job_handlers.setdefault("poll", self._poll_job)  # a scheduler not started (tests)
+        future: asyncio.Future[list[Any]] = asyncio.get_running_loop().create_future()
+        previous = self._polls.get(entry.key)
+        if previous is not None and not previous.done():
+            previous.cancel()
+        self._polls[entry.key] = future
+        return future
+
+    async def _poll_job(self, job: Mapping[str, Any]) -> None:
+        """A worker runs a queued check (in whichever process): with the trigger's definition
+        of when it was queued; a check of a definition changed since is left to the next one."""
+        key = (str(job["namespace"]), str(job["flowId"]), str(job["triggerId"]))
+        created: list[Any] = []
+        try:
+            entry = self._entries.get(key)
+            if entry is None or entry.definition != job["definition"]:
+                self.refresh()
+                entry = self._entries.get(key)
+            if entry is None or entry.kind != "polling" or entry.definition != job["definition"]:
+                log.info("trigger '%s' of flow %s.%s changed or went away: its queued check is skipped", key[2], *key[:2])
+                return
+            row = self.runtime.db.triggers.get(*key)
+            state = from_record(row) if row is not None else blank_state(*key, entry.type_name)
+            now = job["now"] if isinstance(job["now"], datetime) else datetime.fromisoformat(str(job["now"]))
+            created = await self._poll(entry, state, now)
+        finally:
+            future = self._polls.get(key)
+            if future is not None and not future.done():
+                future.set_result(created)
+                del self._polls[key]
 
     async def _poll(self, entry: _Entry, state: TriggerState, now: datetime) -> list[Execution]:
         flow = entry.flow

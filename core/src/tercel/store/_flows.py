@@ -155,6 +155,13 @@ class FlowRepository:
         with use(self.db, conn, readonly=True) as c:
             return [self._record(row) for row in self.db.run(c, name, params).fetchall()]
 
+    def stamp(self, *, conn: Conn | None = None) -> tuple[int, Any]:
+        """A value that changes whenever a flow is saved or deleted, in any process (the
+        number of revisions and the newest's date): cheaper than `list` to poll."""
+        with use(self.db, conn, readonly=True) as c:
+            count, newest = self.db.run(c, "flows.stamp").fetchone()
+            return int(count or 0), newest
+
     def revisions(
         self, namespace: str, flow_id: str, *, conn: Conn | None = None
     ) -> list[FlowRecord]:

@@ -190,6 +190,11 @@ STATEMENTS: dict[str, tuple[str, dict[str, Any]]] = {
         "INSERT INTO flows (namespace, flow_id, revision, source, lock, validated, deleted, created) VALUES (:namespace, :flow_id, :revision, :source, :lock, :validated, :deleted, :created)",
         {},
     ),
+    "flows.stamp": (
+        "SELECT count(*) AS count_1, max(flows.created) AS max_1 \n"
+        "FROM flows",
+        {},
+    ),
     "logs.insert": (
         "INSERT INTO logs (execution_id, task_run_id, task_id, attempt, level, timestamp, message, thread, logger) VALUES (:execution_id, :task_run_id, :task_id, :attempt, :level, :timestamp, :message, :thread, :logger)",
         {},

@@ -208,6 +208,9 @@ def _flows(pg: bool) -> Fixed:
         "flows.one": select(*_flow_columns).where(key, _f.revision == bindparam("revision")),
         "flows.revisions": select(*_flow_columns).where(key).order_by(_f.revision),
         "flows.insert": flows.insert(),
+        # changes with every save and delete (each adds a revision): how another process
+        # notices, cheaply, that the flows changed
+        "flows.stamp": select(func.count(), func.max(_f.created)).select_from(flows),
     }
 
 
