@@ -15,6 +15,8 @@ from typing import Any
 
 from tercel_sdk import parse_duration
 
+from ._requests import lone_surrogate
+
 __all__ = ["MAX_DEPTH", "BadValue", "parse_ttl", "parse_value"]
 
 
@@ -47,12 +49,16 @@ def _decimal(text: str) -> Decimal:
 
 
 def _json_value(text: str) -> Any:
-    """A JSON document; decimals kept exact (Decimal), NaN/Infinity refused, nesting bounded."""
+    """A JSON document; decimals kept exact (Decimal), NaN/Infinity refused, nesting bounded, and
+    its text Unicode (an escaped lone surrogate, `"\\ud800"`, is refused: no store can hold it)."""
     try:
         value = json.loads(text, parse_float=_decimal, parse_constant=_reject_constant)
     except RecursionError:
         raise _TooDeep(f"the value nests lists or objects more than {MAX_DEPTH} levels deep") from None
     _check_depth(value)
+    where = lone_surrogate(value)
+    if where is not None:
+        raise ValueError(f"the text at {where} escapes a lone UTF-16 surrogate (like \\ud800), which is not a Unicode character")
     return value
 
 

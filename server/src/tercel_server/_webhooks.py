@@ -33,6 +33,8 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl
 
+from ._requests import lone_surrogate
+
 __all__ = [
     "MAX_DEPTH",
     "NOT_FOUND",
@@ -200,8 +202,8 @@ def _json_document(text: str) -> dict[str, Any] | list[Any] | None:
         value = json.loads(stripped, parse_constant=_reject_constant)
     except (ValueError, RecursionError):
         return None
-    if not isinstance(value, dict | list) or _too_deep(value):
-        return None
+    if not isinstance(value, dict | list) or _too_deep(value) or lone_surrogate(value) is not None:
+        return None  # a "\\ud800" escape is no Unicode text: the body is kept as the text it is
     return value
 
 
@@ -217,7 +219,9 @@ def body_variable(data: bytes, content_type: str | None) -> Any:
             codec = "utf-8"
         try:
             text = data.decode(codec)
-        except (UnicodeDecodeError, binascii.Error):
+        except (UnicodeError, LookupError, binascii.Error):  # LookupError: not a text codec (base64, zlib...)
+            text = None
+        if text is not None and lone_surrogate(text) is not None:  # utf-7, unicode_escape: not Unicode text
             text = None
         if text is not None:
             document = _json_document(text)

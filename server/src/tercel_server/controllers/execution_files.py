@@ -11,7 +11,6 @@
 
 from __future__ import annotations
 
-import json
 from typing import Annotated, Any
 
 from litestar import Controller, Request, get, post
@@ -27,6 +26,7 @@ from tercel.store import ConcurrentModification
 from .._errors import ApiError, Conflict, NotFound
 from .._execution_files import file_entry
 from .._labels import LabelsError, parse_labels, replace_labels
+from .._requests import parse_json
 from .executions import execution_json
 
 __all__ = ["ExecutionFilesController"]
@@ -106,10 +106,7 @@ class ExecutionFilesController(Controller):
     @post("/labels", status_code=200, summary="Replace the labels of an ended execution (system. ones kept)")
     async def set_labels(self, request: Request[Any, Any, Any], runtime: NamedDependency[Runtime], execution_id: FromPath[str]) -> dict[str, Any]:
         _execution(runtime, execution_id)
-        try:
-            body = json.loads(await request.body() or b"null")
-        except (ValueError, RecursionError) as exc:
-            raise ApiError(f"the body is not valid JSON: {exc}") from None
+        body = parse_json(await request.body() or b"null")
         try:
             labels = parse_labels(body)
         except LabelsError as exc:

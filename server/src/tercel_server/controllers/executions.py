@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import AsyncIterator
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from litestar import Controller, Request, Response, delete, get, post
@@ -22,6 +22,7 @@ from tercel.runtime import Runtime, to_json_ready
 from tercel_sdk import State
 
 from .._errors import ApiError, NotFound
+from .._requests import parse_json, read_form
 
 __all__ = ["ExecutionsController", "LogsController"]
 
@@ -36,7 +37,7 @@ async def request_inputs(request: Request[Any, Any, Any]) -> dict[str, Any]:
     """Inputs from a JSON object or a multipart form (uploaded files as bytes)."""
     kind = (request.headers.get("content-type") or "").split(";")[0].strip().lower()
     if kind.startswith("multipart/form-data"):
-        form = await request.form()
+        form = await read_form(request)
         inputs: dict[str, Any] = {}
         for key, value in form.multi_items():
             if hasattr(value, "read"):  # an uploaded file
@@ -49,10 +50,7 @@ async def request_inputs(request: Request[Any, Any, Any]) -> dict[str, Any]:
         return {}
     if kind not in ("application/json", ""):
         raise ApiError(f"send inputs as application/json or multipart/form-data, not {kind}")
-    try:
-        data = json.loads(body)
-    except ValueError as exc:
-        raise ApiError(f"the body is not valid JSON: {exc}") from None
+    data = parse_json(body)
     if not isinstance(data, dict):
         raise ApiError("inputs must be a JSON object of input id → value")
     return data
@@ -120,15 +118,21 @@ class ExecutionsController(Controller):
         labels: FromQuery[list[str] | None] = None,
         start_date: Annotated[datetime | None, QueryParameter(name="startDate")] = None,
         end_date: Annotated[datetime | None, QueryParameter(name="endDate")] = None,
-        page: Annotated[int, QueryParameter(ge=1)] = 1,
+        page: Annotated[int, QueryParameter(ge=1, le=2**31 - 1)] = 1,
         size: Annotated[int, QueryParameter(ge=1, le=500)] = 25,
     ) -> dict[str, Any]:
         for s in states or ():
             if s not in State.__members__:
                 raise ApiError(f"unknown state {s!r} (one of {', '.join(State.__members__)})")
         for when, name in ((start_date, "startDate"), (end_date, "endDate")):
-            if when is not None and when.tzinfo is None:
+            if when is None:
+                continue
+            if when.tzinfo is None:
                 raise ApiError(f"{name} needs a timezone (like 2024-01-01T00:00:00Z)")
+            try:
+                when.astimezone(UTC)  # how the store compares dates
+            except OverflowError:
+                raise ApiError(f"{name} {when.isoformat()} is out of range: in UTC it falls outside the years 1-9999") from None
         headers = runtime.db.executions.find(
             namespace=namespace, flow_id=flow_id, state=states or None, labels=_labels(labels) or None,
             start_after=start_date, start_before=end_date, limit=size + 1, offset=(page - 1) * size,

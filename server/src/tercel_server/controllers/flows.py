@@ -17,6 +17,7 @@ from tercel.flows import Flow
 from tercel.runtime import Runtime, to_json_ready
 
 from .._errors import ApiError, Conflict, NotFound
+from .._requests import lone_surrogate, parse_json
 
 __all__ = ["FlowsController"]
 
@@ -29,25 +30,47 @@ async def flow_source(request: Request[Any, Any, Any]) -> str:
     kind = (request.headers.get("content-type") or "application/x-yaml").split(";")[0].strip().lower()
     if kind == "application/json":
         import io
-        import json
 
         from ruamel.yaml import YAML
 
-        try:
-            document = json.loads(body)
-        except ValueError as exc:
-            raise ApiError(f"the body is not valid JSON: {exc}") from None
+        document = parse_json(body)
         out = io.StringIO()
         yaml = YAML()
         yaml.default_flow_style = False
-        yaml.dump(document, out)
+        try:
+            yaml.dump(document, out)
+        except RecursionError:
+            raise ApiError("the flow nests lists or objects too deeply to be turned into YAML") from None
         return out.getvalue()
     if kind not in YAML_TYPES:
         raise ApiError(f"send the flow as application/x-yaml or application/json, not {kind}")
     try:
-        return body.decode("utf-8")
+        source = body.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise ApiError(f"the flow is not UTF-8 text: {exc}") from None
+    _check_escapes(source)
+    return source
+
+
+def _check_escapes(source: str) -> None:
+    """Refuse YAML whose escapes (`"\\ud800"`) make text that is not Unicode: such a flow could
+    be neither stored nor sent back. Only a source with `\\u` escapes is parsed for it."""
+    if "\\u" not in source and "\\U" not in source:
+        return
+    from ruamel.yaml import YAML
+
+    try:
+        documents = list(YAML(typ="safe").load_all(source))
+    except Exception:  # not valid YAML: the flow's validation says what is wrong, and where
+        return
+    for index, document in enumerate(documents):
+        where = lone_surrogate(document)
+        if where is not None:
+            which = f" (document {index + 1})" if len(documents) > 1 else ""
+            raise ApiError(
+                f"the flow is not valid{which}: the text at {where} escapes a lone UTF-16 surrogate "
+                "(like \\ud800), which is not a Unicode character"
+            )
 
 
 def flow_json(flow: Flow, *, source: FromQuery[bool] = False) -> dict[str, Any]:

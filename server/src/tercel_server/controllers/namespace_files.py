@@ -19,6 +19,7 @@ from __future__ import annotations
 import io
 import zipfile
 from typing import Annotated, Any
+from urllib.parse import quote
 
 from litestar import Controller, Request, Response, delete, get, post, put
 from litestar.di import NamedDependency
@@ -36,6 +37,7 @@ from .._namespace_files import (
     folder_attributes,
     zip_plan,
 )
+from .._requests import read_form
 
 __all__ = ["NamespaceFilesController"]
 
@@ -91,6 +93,15 @@ def _check_writable(files: NamespaceFiles, namespace: str, path: str) -> None:
 
 def _missing(namespace: str, path: str) -> NotFound:
     return NotFound(f"no file or folder {display(path)} in namespace {namespace!r}")
+
+
+def _attachment(filename: str) -> str:
+    """The `Content-Disposition` of a download named `filename`, whatever its characters (a
+    namespace may hold any): quoted when it is plain ASCII, else RFC 6266's `filename*` (UTF-8,
+    percent-encoded), as headers carry Latin-1 only."""
+    if filename.isascii() and filename.isprintable() and not any(ch in filename for ch in '"\\'):
+        return f'attachment; filename="{filename}"'
+    return "attachment; filename*=UTF-8''" + quote(filename.encode("utf-8", "replace"), safe="")
 
 
 class NamespaceFilesController(Controller):
@@ -193,7 +204,7 @@ class NamespaceFilesController(Controller):
         filename = f"{namespace}_files.zip"
         return Response(
             buffer.getvalue(), media_type="application/zip",
-            headers={"Content-Disposition": f'attachment; filename="{filename}"', "Cache-Control": "no-cache"},
+            headers={"Content-Disposition": _attachment(filename), "Cache-Control": "no-cache"},
         )
 
     @post("/", status_code=200, summary="Upload a file (multipart part `fileContent`); a .zip is unpacked")
@@ -208,7 +219,7 @@ class NamespaceFilesController(Controller):
         kind = (request.headers.get("content-type") or "").split(";")[0].strip().lower()
         if kind != "multipart/form-data":
             raise ApiError(f"send the file as multipart/form-data (part {_UPLOAD_PART!r}), not {kind or 'no content type'}")
-        form = await request.form()
+        form = await read_form(request)
         upload = form.get(_UPLOAD_PART)
         if upload is None or not hasattr(upload, "read"):
             raise ApiError(f"the multipart body has no file part named {_UPLOAD_PART!r}")

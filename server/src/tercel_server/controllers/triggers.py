@@ -7,8 +7,9 @@ Reading (no scheduler needed):
   `namespace` is a prefix (`company` finds `company.team`), `q` a text in the ids.
 * `GET /{namespace}/{flowId}`: the states of one flow's triggers, `{"results": [...], "total"}`.
 
-Acting (each answers the trigger's new state, Kestra's trigger JSON; they need the scheduler, so a
-server started with `scheduler: false` answers 503):
+Acting (each answers the trigger's new state, Kestra's trigger JSON; the change is stored under
+the trigger's lock, so it works in a process without the scheduler loop, `scheduler: false` or
+`tercel server webserver`, and the scheduler process acts on it at its next look):
 
 * `PUT /{namespace}/{flowId}/{triggerId}` `{"disabled": true|false}`, `PUT /` with Kestra's trigger
   JSON (`disabled`, or a `backfill` to start), and `POST /set-disabled` (or Kestra's
@@ -24,7 +25,6 @@ server started with `scheduler: false` answers 503):
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
@@ -35,6 +35,7 @@ from tercel.runtime import Runtime
 from tercel.scheduler import Scheduler, TriggerState, from_record
 
 from .._errors import ApiError, Conflict, NotFound
+from .._requests import parse_json
 from .._triggers import (
     BadRequest,
     TriggerRef,
@@ -64,10 +65,7 @@ def _scheduler(scheduler: Scheduler | None) -> Scheduler:
 
 
 async def _json_body(request: Request[Any, Any, Any]) -> Any:
-    try:
-        return json.loads(await request.body() or b"null")
-    except (ValueError, RecursionError) as exc:
-        raise ApiError(f"the body is not valid JSON: {exc}") from None
+    return parse_json(await request.body() or b"null")
 
 
 def _bad(call: Any, *args: Any) -> Any:

@@ -31,6 +31,7 @@ from tercel_sdk import State
 
 from .._errors import ApiError, NotFound
 from .._labels import SYSTEM_PREFIX
+from .._requests import read_form
 from .._webhooks import (
     NOT_FOUND,
     WebhookTrigger,
@@ -95,7 +96,7 @@ async def _request_variables(
     if (content_type or "").split(";")[0].strip().lower() != "multipart/form-data":
         body = body_variable(await request.body(), content_type)
         return trigger_variables(trigger, headers=headers, parameters=parameters, body=body)
-    form = await request.form()
+    form = await read_form(request)
     fields: dict[str, list[str]] = {}
     parts: list[dict[str, Any]] = []
     prefix = execution_prefix_uri(flow.namespace, flow.id, execution_id)
