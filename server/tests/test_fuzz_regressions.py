@@ -188,3 +188,39 @@ async def test_webhook_bodies_that_are_not_unicode_text_start_an_execution(
     await _deploy(client)
     answer = await client.post("/api/v1/executions/webhook/team.fuzz/hello/the-key", content=body, headers={"content-type": content_type})
     assert answer.status_code == 200, answer.text
+
+
+SCHEDULED = """id: nightly
+namespace: team.fuzz
+tasks:
+  - id: say
+    type: tercel.core.Return
+    format: x
+triggers:
+  - id: daily
+    type: tercel.core.trigger.Schedule
+    cron: "0 2 * * *"
+"""
+
+
+async def test_a_backfill_out_of_range_in_utc_is_refused_and_nothing_is_stored(client: AsyncTestClient) -> None:
+    assert (await client.post("/api/v1/flows", content=SCHEDULED, headers=YAML)).status_code == 200
+    answer = await client.post(
+        "/api/v1/triggers/team.fuzz/nightly/daily/backfill", json={"start": "0001-01-01T00:00:00+14:00"}
+    )
+    assert answer.status_code == 422, answer.text
+    assert "backfill start 0001-01-01T00:00:00+14:00 is out of range" in answer.json()["message"]
+    [state] = (await client.get("/api/v1/triggers/team.fuzz/nightly")).json()["results"]
+    assert state["backfill"] is None
+
+
+async def test_a_new_execution_cannot_set_system_labels_or_nul(client: AsyncTestClient) -> None:
+    await _deploy(client)
+    answer = await client.post("/api/v1/executions/team.fuzz/hello?labels=system.correlationId:forged", json={})
+    assert answer.status_code == 400 and "set by tercel only" in answer.json()["message"]
+    answer = await client.post("/api/v1/executions/team.fuzz/hello?labels=team:a%00b", json={})
+    assert answer.status_code == 400 and "NUL" in answer.json()["message"]
+    ok = await client.post("/api/v1/executions/team.fuzz/hello?labels=team:data", json={})
+    assert ok.status_code == 200 and ok.json()["labels"]["team"] == "data"
+    found = await client.get("/api/v1/executions/search?labels=team:data")
+    assert [e["id"] for e in found.json()["results"]] == [ok.json()["id"]]

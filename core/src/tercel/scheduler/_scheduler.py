@@ -1165,6 +1165,11 @@ class Scheduler:
         for name, value in (("start", start), ("end", end)):
             if value is not None and value.tzinfo is None:
                 raise TercelError(f"backfill {name} {value.isoformat()} has no time zone")
+            try:
+                if value is not None:
+                    value.astimezone(UTC)
+            except OverflowError:
+                raise TercelError(f"backfill {name} {value.isoformat()} is out of range: in UTC it falls outside the years 1-9999") from None
         now = self._clock()
         return self._change(
             entry, lambda s: backfill_state(s, now, start, end, inputs=inputs, labels=labels, source="api")

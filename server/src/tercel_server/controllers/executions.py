@@ -22,6 +22,7 @@ from tercel.runtime import Runtime, to_json_ready
 from tercel_sdk import State
 
 from .._errors import ApiError, NotFound
+from .._labels import SYSTEM_PREFIX
 from .._requests import parse_json, read_form
 
 __all__ = ["ExecutionsController", "LogsController"]
@@ -56,12 +57,18 @@ async def request_inputs(request: Request[Any, Any, Any]) -> dict[str, Any]:
     return data
 
 
-def _labels(values: list[str] | None) -> dict[str, str]:
+def _labels(values: list[str] | None, *, setting: bool = False) -> dict[str, str]:
+    """`key:value` query labels: to filter a search by, or (`setting`) to give a new execution,
+    which may not set tercel's own `system.` labels."""
     out: dict[str, str] = {}
     for item in values or ():
         key, sep, value = item.partition(":")
         if not sep or not key:
             raise ApiError(f"label {item!r} must be written key:value")
+        if "\x00" in item:
+            raise ApiError(f"label {key!r} holds a NUL character")
+        if setting and key.startswith(SYSTEM_PREFIX):
+            raise ApiError(f"label {key!r}: labels starting with {SYSTEM_PREFIX!r} are set by tercel only")
         out[key] = value
     return out
 
@@ -92,7 +99,7 @@ class ExecutionsController(Controller):
         if flow is None:
             raise NotFound(f"flow {namespace}.{flow_id} does not exist")
         inputs = await request_inputs(request)
-        ex = runtime.create_execution(flow, inputs, labels=_labels(labels), local_files=False)
+        ex = runtime.create_execution(flow, inputs, labels=_labels(labels, setting=True), local_files=False)
         if wait:
             ex = await runtime.wait(ex.id)
         return execution_json(ex)
