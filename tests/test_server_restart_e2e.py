@@ -4,13 +4,14 @@ execution running at a graceful stop (SIGINT) finished after the restart, nothin
 from __future__ import annotations
 
 import itertools
+import threading
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import httpx
-from server_support import PRESET, Server, deploy, execution_in, until
+from server_support import PRESET, Server, deploy, execution_in, sse, until
 
 EVERY_2_S = """\
 id: {policy}
@@ -161,9 +162,24 @@ def test_a_graceful_stop_hands_the_running_task_back_and_keeps_the_paused_execut
                 return doc if runs.get("nap") == "RUNNING" else None
 
             until(napping, within=20, what="the sleeping task running")
+            # a client follows the paused execution live: the stop must not wait for it
+            ready, streamed = threading.Event(), []
+            watcher = first.client()  # open until the server ends its stream
+
+            def follow() -> None:
+                with watcher:
+                    streamed.append(sse(watcher, f"/executions/{paused['id']}/follow", within=60, ready=ready))
+
+            follower = threading.Thread(target=follow, daemon=True)
+            follower.start()
+            assert ready.wait(10)
     finally:
-        code = first.stop()  # SIGINT while the task sleeps
+        began = time.monotonic()
+        code = first.stop()  # SIGINT while the task sleeps and the stream is open
     assert code == 0, first.text()
+    assert time.monotonic() - began < 6, "the stop waited for the open stream"
+    follower.join(10)
+    assert streamed and streamed[0][-1].data["state"]["current"] == "PAUSED"  # it ended, cleanly
 
     second = Server(home, PRESET)
     try:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator
@@ -42,13 +43,19 @@ PUBLIC_PATHS = ["^/api/v1/health$", "^/api/v1/executions/webhook/[^/]+/[^/]+/[^/
 
 
 def create_app(config: ServerConfig, *, runtime: Runtime | None = None) -> Litestar:
-    """The API over a runtime (created from `config` and started with the app unless given)."""
+    """The API over a runtime (created from `config` and started with the app unless given).
+
+    `app.state.begin_close()` (thread- and signal-safe) tells the live streams the server is
+    stopping, so they end and the stop does not wait for their clients."""
     credentials = Credentials(config.home / "server" / "credentials.json")
     generated = credentials.ensure_account(config.basic_auth_username, config.basic_auth_password)
+    closing = asyncio.Event()
     state: dict[str, Any] = {"runtime": runtime}
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
+        loop = asyncio.get_running_loop()
+        app.state.begin_close = lambda: loop.call_soon_threadsafe(closing.set)
         own = state["runtime"] is None
         if own:
             state["runtime"] = Runtime(config.settings(), run_worker=config.worker, run_executor=config.executor)
@@ -80,6 +87,7 @@ def create_app(config: ServerConfig, *, runtime: Runtime | None = None) -> Lites
         try:
             yield
         finally:
+            closing.set()
             if watcher is not None:
                 await watcher.stop()
             await scheduler.stop()  # before the runtime: it closes the database
@@ -92,6 +100,9 @@ def create_app(config: ServerConfig, *, runtime: Runtime | None = None) -> Lites
     def provide_scheduler() -> Scheduler | None:
         return state.get("scheduler")
 
+    def provide_closing() -> asyncio.Event:
+        return closing
+
     auth = type("ServerAuth", (AuthMiddleware,), {"credentials": credentials})
     return Litestar(
         route_handlers=[
@@ -102,6 +113,7 @@ def create_app(config: ServerConfig, *, runtime: Runtime | None = None) -> Lites
         dependencies={
             "runtime": Provide(provide_runtime, sync_to_thread=False),
             "scheduler": Provide(provide_scheduler, sync_to_thread=False),
+            "closing": Provide(provide_closing, sync_to_thread=False),
         },
         middleware=[DefineMiddleware(auth, exclude=[*PUBLIC_PATHS, "^/api/v1/openapi"])],
         exception_handlers=exception_handlers,

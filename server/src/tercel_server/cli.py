@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import difflib
 import sys
 from pathlib import Path
@@ -66,8 +67,19 @@ def _server(args: Any) -> int:
         print("error: --watch needs --flows-dir", file=sys.stderr)
         return 2
     app = create_app(config)
+
+    class Server(uvicorn.Server):
+        def handle_exit(self, sig: int, frame: Any) -> None:
+            begin_close = getattr(app.state, "begin_close", None)
+            if begin_close is not None:  # live streams end now: the stop does not wait for them
+                begin_close()
+            super().handle_exit(sig, frame)
+
     print(f"tercel server ({args.server_command}) on http://{config.host}:{config.port}/api/v1 (home {config.home})", flush=True)
-    uvicorn.run(app, host=config.host, port=config.port, log_level="warning", lifespan="on")
+    # a client slow to finish its request gets 10 s before its connection is closed
+    server = Server(uvicorn.Config(app, host=config.host, port=config.port, log_level="warning", lifespan="on", timeout_graceful_shutdown=10))
+    with contextlib.suppress(KeyboardInterrupt):  # uvicorn raises the SIGINT again once it stopped
+        server.run()
     return 0
 
 

@@ -8,6 +8,7 @@ caller cannot make the server read its own files.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
@@ -55,6 +56,14 @@ async def request_inputs(request: Request[Any, Any, Any]) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise ApiError("inputs must be a JSON object of input id → value")
     return data
+
+
+async def _closing(closing: asyncio.Event) -> bool:
+    """Wait for the next look of a live stream; True when the server is stopping: the stream
+    ends then (a client following reconnects or says so), so it never holds the stop up."""
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(closing.wait(), timeout=_FOLLOW_POLL)
+    return closing.is_set()
 
 
 def _labels(values: list[str] | None, *, setting: bool = False) -> dict[str, str]:
@@ -182,7 +191,7 @@ class ExecutionsController(Controller):
         return {"id": execution_id, "state": "RUNNING"}
 
     @get("/{execution_id:str}/follow", summary="Follow an execution live (Server-Sent Events, until it ends)")
-    async def follow(self, runtime: NamedDependency[Runtime], execution_id: FromPath[str]) -> ServerSentEvent:
+    async def follow(self, runtime: NamedDependency[Runtime], closing: NamedDependency[asyncio.Event], execution_id: FromPath[str]) -> ServerSentEvent:
         _execution(runtime, execution_id)
 
         async def events() -> AsyncIterator[ServerSentEventMessage]:
@@ -194,9 +203,8 @@ class ExecutionsController(Controller):
                 if ex.version != last_version:
                     last_version = ex.version
                     yield ServerSentEventMessage(data=json.dumps(execution_json(ex)), event="execution", id=ex.version)
-                if ex.state.current.is_terminated:
+                if ex.state.current.is_terminated or await _closing(closing):
                     return
-                await asyncio.sleep(_FOLLOW_POLL)
 
         return ServerSentEvent(events())
 
@@ -223,7 +231,7 @@ class LogsController(Controller):
         return Response("".join(lines), media_type="text/plain", headers={"Content-Disposition": f'attachment; filename="{execution_id}.log"'})
 
     @get("/{execution_id:str}/follow", summary="Follow the logs of an execution live (Server-Sent Events, until it ends)")
-    async def follow(self, runtime: NamedDependency[Runtime], execution_id: FromPath[str]) -> ServerSentEvent:
+    async def follow(self, runtime: NamedDependency[Runtime], closing: NamedDependency[asyncio.Event], execution_id: FromPath[str]) -> ServerSentEvent:
         _execution(runtime, execution_id)
 
         async def events() -> AsyncIterator[ServerSentEventMessage]:
@@ -235,9 +243,8 @@ class LogsController(Controller):
                 for entry in runtime.db.logs.find(execution_id, after_id=after):
                     after = entry["id"]
                     yield ServerSentEventMessage(data=json.dumps(_log_json(entry)), event="log", id=entry["id"])
-                if ended:
+                if ended or await _closing(closing):
                     return
-                await asyncio.sleep(_FOLLOW_POLL)
 
         return ServerSentEvent(events())
 
