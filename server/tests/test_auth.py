@@ -5,8 +5,9 @@ from __future__ import annotations
 import base64
 from pathlib import Path
 
+import pytest
 from litestar.testing import AsyncTestClient
-from tercel_server import Credentials, ServerConfig, create_app
+from tercel_server import Credentials, ServerConfig, _auth, create_app
 
 
 async def test_everything_but_health_needs_credentials(config: ServerConfig) -> None:
@@ -56,3 +57,23 @@ async def test_oversized_bodies_get_413(tmp_path: Path) -> None:
         auth = {"Authorization": "Basic " + base64.b64encode(b"u:p").decode(), "content-type": "application/x-yaml"}
         answer = await c.post("/api/v1/flows", content=b"x" * 4096, headers=auth)
         assert answer.status_code == 413
+
+
+def test_a_verified_password_is_remembered_until_the_account_changes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    hashed: list[str] = []
+    real = _auth._scrypt
+    monkeypatch.setattr(_auth, "_scrypt", lambda password, salt: hashed.append(password) or real(password, salt))
+    credentials = Credentials(tmp_path / "credentials.json")
+    credentials.set_account("ops", "first-pass")
+    hashed.clear()
+    for _ in range(20):
+        assert credentials.check_password("ops", "first-pass")
+    assert hashed == ["first-pass"]  # scrypt once, then remembered
+    assert not credentials.check_password("ops", "wrong")
+    assert not credentials.check_password("ops", "wrong")
+    assert hashed.count("wrong") == 2  # failures are never remembered
+    assert not credentials.check_password("eve", "first-pass")
+    assert "first-pass" not in (tmp_path / "credentials.json").read_text()
+    credentials.set_account("ops", "second-pass")  # a changed account forgets what was verified
+    assert not credentials.check_password("ops", "first-pass")
+    assert credentials.check_password("ops", "second-pass")

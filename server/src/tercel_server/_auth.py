@@ -8,6 +8,7 @@ credentials an account is generated and its password printed once.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import hmac
@@ -15,6 +16,7 @@ import json
 import os
 import secrets
 import threading
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -28,6 +30,10 @@ __all__ = ["AuthMiddleware", "Credentials", "Principal"]
 
 _SCRYPT = {"n": 2**14, "r": 8, "p": 1, "dklen": 32}
 TOKEN_PREFIX = "tcl_"
+
+
+#: How long a verified password is remembered (seconds).
+VERIFIED_FOR = 600.0
 
 
 def _scrypt(password: str, salt: bytes) -> bytes:
@@ -54,6 +60,11 @@ class Credentials:
         self._lock = threading.Lock()
         self._data: dict[str, Any] = {"account": None, "tokens": []}
         self._stamp: int | None = None
+        # passwords verified lately, as a keyed digest (never the password), each with the
+        # account hash it matched and when: scrypt is slow on purpose, a client sending the
+        # same password on every request pays it once (failures are never remembered)
+        self._verified: dict[bytes, tuple[str, float]] = {}
+        self._cache_key = secrets.token_bytes(32)
         self._refresh()
 
     def _refresh(self) -> None:
@@ -104,14 +115,25 @@ class Credentials:
         return account["username"] if account else None
 
     def check_password(self, username: str, password: str) -> bool:
+        """Whether these are the account's username and password (scrypt, unless the same pair
+        was verified in the last `VERIFIED_FOR` seconds against the same stored hash)."""
         self._refresh()
         account = self._data.get("account")
         if not account:
             return False
+        key = hmac.new(self._cache_key, f"{username}\0{password}".encode(), hashlib.sha256).digest()
+        seen = self._verified.get(key)
+        if seen is not None and seen[0] == account["hash"] and time.monotonic() - seen[1] < VERIFIED_FOR:
+            return True
         expected = base64.b64decode(account["hash"])
         actual = _scrypt(password, base64.b64decode(account["salt"]))
         same_user = hmac.compare_digest(username.encode("utf-8"), account["username"].encode("utf-8"))
-        return hmac.compare_digest(actual, expected) and same_user
+        if hmac.compare_digest(actual, expected) and same_user:
+            if len(self._verified) >= 64:
+                self._verified.clear()
+            self._verified[key] = (account["hash"], time.monotonic())
+            return True
+        return False
 
     def create_token(self, name: str) -> str:
         """A new API token (shown once) named `name`."""
@@ -163,7 +185,8 @@ class AuthMiddleware(AbstractAuthenticationMiddleware):
                 user, sep, password = base64.b64decode(value.strip(), validate=True).decode("utf-8").partition(":")
             except (ValueError, UnicodeDecodeError):
                 raise _unauthorized("malformed basic credentials") from None
-            if sep and self.credentials.check_password(user, password):
+            # scrypt takes tens of milliseconds: off the event loop
+            if sep and await asyncio.to_thread(self.credentials.check_password, user, password):
                 return AuthenticationResult(user=Principal(user, "basic"), auth="basic")
             raise _unauthorized("wrong username or password")
         if scheme == "bearer":
