@@ -81,6 +81,12 @@ async def test_search_filters(client: AsyncTestClient) -> None:
     assert none.json()["results"] == []
     bad = await client.get("/api/v1/executions/search?state=NOPE")
     assert bad.status_code == 400
+    for name in ("c", "d", "e"):
+        await client.post("/api/v1/executions/team.a/greet?wait=true", json={"name": name})
+    pages = [(await client.get(f"/api/v1/executions/search?namespace=team.a&size=2&page={p}")).json() for p in (1, 2, 3)]
+    assert [page["total"] for page in pages] == [5, 5, 5]  # every page tells the whole count
+    assert [len(page["results"]) for page in pages] == [2, 2, 1]
+    assert [page["more"] for page in pages] == [True, True, False]
 
 
 async def test_pause_resume_and_follow(client: AsyncTestClient) -> None:

@@ -156,6 +156,12 @@ def test_find_filters_and_paginates(db: Database) -> None:
     assert ids(db.executions.find(limit=3, offset=3)) == ["e3", "e2", "e1"]
     assert ids(db.executions.find(limit=3, offset=6)) == ["e0"]
     assert db.executions.find()[0][VERSION_KEY] == 1
+    # the count of every page together, with the same filters
+    assert db.executions.count() == 7
+    assert db.executions.count(namespace="company.team", flow_id="a") == 2
+    assert db.executions.count(state=["FAILED"], namespace="other") == 2
+    assert db.executions.count(labels={"env": "prod", "team": "data"}) == 3
+    assert db.executions.count(start_after=T0 + timedelta(minutes=2), start_before=T0 + timedelta(minutes=4)) == 2
 
 
 def test_find_accepts_kestra_list_labels(db: Database) -> None:

@@ -224,6 +224,44 @@ class ExecutionRepository:
         ``state`` is one state or several; ``labels`` must all be present with equal values;
         the start window is half-open: ``start_after <= start < start_before``.
         """
+        params = self._filters(namespace, flow_id, state, labels, start_after, start_before)
+        name = variant("executions.find", params)
+        params["limit"] = limit
+        params["offset"] = offset
+        with use(self.db, conn, readonly=True) as c:
+            rows = self.db.run(c, name, params).fetchall()
+        headers = []
+        for document, version in rows:
+            header = _json.loads(document)
+            header[VERSION_KEY] = version
+            headers.append(header)
+        return headers
+
+    def count(
+        self,
+        namespace: str | None = None,
+        flow_id: str | None = None,
+        state: str | Sequence[str] | None = None,
+        labels: Mapping[str, Any] | None = None,
+        start_after: datetime | None = None,
+        start_before: datetime | None = None,
+        *,
+        conn: Conn | None = None,
+    ) -> int:
+        """How many executions `find` matches with these filters, all pages together."""
+        params = self._filters(namespace, flow_id, state, labels, start_after, start_before)
+        with use(self.db, conn, readonly=True) as c:
+            return int(self.db.run(c, variant("executions.count", params), params).fetchone()[0])
+
+    def _filters(
+        self,
+        namespace: str | None,
+        flow_id: str | None,
+        state: str | Sequence[str] | None,
+        labels: Mapping[str, Any] | None,
+        start_after: datetime | None,
+        start_before: datetime | None,
+    ) -> dict[str, Any]:
         params: dict[str, Any] = {}
         if namespace is not None:
             params["namespace"] = namespace
@@ -237,17 +275,7 @@ class ExecutionRepository:
             params["start_before"] = self._ts(start_before)
         if labels:
             params["labels"] = _json.dumps(dict(labels))
-        name = variant("executions.find", params)
-        params["limit"] = limit
-        params["offset"] = offset
-        with use(self.db, conn, readonly=True) as c:
-            rows = self.db.run(c, name, params).fetchall()
-        headers = []
-        for document, version in rows:
-            header = _json.loads(document)
-            header[VERSION_KEY] = version
-            headers.append(header)
-        return headers
+        return params
 
     def delete(self, execution_id: str, *, conn: Conn | None = None) -> bool:
         """Delete the execution and its task runs (not its logs); False if it didn't exist."""

@@ -861,6 +861,549 @@ STATEMENTS: dict[str, tuple[str, dict[str, Any]]] = {
         " LIMIT :limit OFFSET :offset",
         {},
     ),
+    "executions.count[]": (
+        "SELECT count(*) AS count_1 \n"
+        "FROM executions",
+        {},
+    ),
+    "executions.count[flow_id,labels,namespace,start_after,start_before,state]": (
+        "SELECT count(*) AS count_1 \n"
+        "FROM executions \n"
+        "WHERE executions.namespace = :namespace AND executions.flow_id = :flow_id AND executions.state IN (SELECT value \n"
+        "FROM json_each(:state)) AND executions.start_date >= :start_after AND executions.start_date < :start_before AND NOT (EXISTS (SELECT 1 \n"
+        "FROM json_each(:labels) AS want \n"
+        "WHERE NOT (EXISTS (SELECT 1 \n"
+        "FROM json_each(executions.labels) AS have \n"
+        'WHERE have."key" = want."key" AND have.value = want.value))))',
+        {},
+    ),
+    "executions.count[flow_id,labels,namespace,start_after,start_before]": (
+        "SELECT count(*) AS count_1 \n"
+        "FROM executions \n"
+        "WHERE executions.namespace = :namespace AND executions.flow_id = :flow_id AND executions.start_date >= :start_after AND executions.start_date < :start_before AND NOT (EXISTS (SELECT 1 \n"
+        "FROM json_each(:labels) AS want \n"
+        "WHERE NOT (EXISTS (SELECT 1 \n"
+        "FROM json_each(executions.labels) AS have \n"
+        'WHERE have."key" = want."key" AND have.value = want.value))))',
+        {},
+    ),
+    "executions.count[flow_id,labels,namespace,start_after,state]": (
+        "SELECT count(*) AS count_1 \n"
+        "FROM executions \n"
+        "WHERE executions.namespace = :namespace AND executions.flow_id = :flow_id AND executions.state IN (SELECT value \n"
+        "FROM json_each(:state)) AND executions.start_date >= :start_after AND NOT (EXISTS (SELECT 1 \n"
+        "FROM json_each(:labels) AS want \n"
+        "WHERE NOT (EXISTS (SELECT 1 \n"
+        "FROM json_each(executions.labels) AS have \n"
+        'WHERE have."key" = want."key" AND have.value = want.value))))',
+        {},
+    ),
+    "executions.count[flow_id,labels,namespace,start_after]": (
+        "SELECT count(*) AS count_1 \n"
+        "FROM executions \n"
+        "WHERE executions.namespace = :namespace AND executions.flow_id = :flow_id AND executions.start_date >= :start_after AND NOT (EXISTS (SELECT 1 \n"
+        "FROM json_each(:labels) AS want \n"
+        "WHERE NOT (EXISTS (SELECT 1 \n"
+        "FROM json_each(executions.labels) AS have \n"
+        'WHERE have."key" = want."key" AND have.value = want.value))))',
+        {},
+    ),
+    "executions.count[flow_id,labels,namespace,start_before,state]": (
+        "SELECT count(*) AS count_1 \n"
+        "FROM executions \n"
+        "WHERE executions.namespace = :namespace AND executions.flow_id = :flow_id AND executions.state IN (SELECT value \n"
+        "FROM json_each(:state)) AND executions.start_date < :start_before AND NOT (EXISTS (SELECT 1 \n"
+        "FROM json_each(:labels) AS want \n"
+        "WHERE NOT (EXISTS (SELECT 1 \n"
+        "FROM json_each(executions.labels) AS have \n"
+        'WHERE have."key" = want."key" AND have.value = want.value))))',
+        {},
+    ),
+    "executions.count[flow_id,labels,namespace,start_before]": (
+        "SELECT count(*) AS count_1 \n"
+        "FROM executions \n"
+        "WHERE executions.namespace = :namespace AND executions.flow_id = :flow_id AND executions.start_date < :start_before AND NOT (EXISTS (SELECT 1 \n"
+        "FROM json_each(:labels) AS want \n"
+        "WHERE NOT (EXISTS (SELECT 1 \n"
+        "FROM json_each(executions.labels) AS have \n"
+        'WHERE have."key" = want."key" AND have.value = want.value))))',
+        {},
+    ),
+    "executions.count[flow_id,labels,namespace,state]": (
+        "SELECT count(*) AS count_1 \n"
+        "FROM executions \n"
+        "WHERE executions.namespace = :namespace AND executions.flow_id = :flow_id AND executions.state IN (SELECT value \n"
+        "FROM json_each(:state)) AND NOT (EXISTS (SELECT 1 \n"
+        "FROM json_each(:labels) AS want \n"
+        "WHERE NOT (EXISTS (SELECT 1 \n"
+        "FROM json_each(executions.labels) AS have \n"
+        'WHERE have."key" = want."key" AND have.value = want.value))))',
+        {},
+    ),
+    "executions.count[flow_id,labels,namespace]": (
+        "SELECT count(*) AS count_1 \n"
+        "FROM executions \n"
+        "WHERE executions.namespace = :namespace AND executions.flow_id = :flow_id AND NOT (EXISTS (SELECT 1 \n"
+        "FROM json_each(:labels) AS want \n"
+        "WHERE NOT (EXISTS (SELECT 1 \n"
+        "FROM json_each(executions.labels) AS have \n"
+        'WHERE have."key" = want."key" AND have.value = want.value))))',
+        {},
+    ),
+    "executions.count[flow_id,labels,start_after,start_before,state]": (
+        "SELECT count(*) AS count_1 \n"
+        "FROM executions \n"
+        "WHERE executions.flow_id = :flow_id AND executions.state IN (SELECT value \n"
+        "FROM json_each(:state)) AND executions.start_date >= :start_after AND executions.start_date < :start_before AND NOT (EXISTS (SELECT 1 \n"
+        "FROM json_each(:labels) AS want \n"
+        "WHERE NOT (EXISTS (SELECT 1 \n"
+        "FROM json_each(executions.labels) AS have \n"
+        'WHERE have."key" = want."key" AND have.value = want.value))))',
+        {},
+    ),
+    "executions.count[flow_id,labels,start_after,start_before]": (
+        "SELECT count(*) AS count_1 \n"
+        "FROM executions \n"
+        "WHERE executions.flow_id = :flow_id AND executions.start_date >= :start_after AND executions.start_date < :start_before AND NOT (EXISTS (SELECT 1 \n"
+        "FROM json_each(:labels) AS want \n"
+        "WHERE NOT (EXISTS (SELECT 1 \n"
+        "FROM json_each(executions.labels) AS have \n"
+        'WHERE have."key" = want."key" AND have.value = want.value))))',
+        {},
+    ),
+    "executions.count[flow_id,labels,start_after,state]": (
+        "SELECT count(*) AS count_1 \n"
+        "FROM executions \n"
+        "WHERE executions.flow_id = :flow_id AND executions.state IN (SELECT value \n"
+        "FROM json_each(:state)) AND executions.start_date >= :start_after AND NOT (EXISTS (SELECT 1 \n"
+        "FROM json_each(:labels) AS want \n"
+        "WHERE NOT (EXISTS (SELECT 1 \n"
+        "FROM json_each(executions.labels) AS have \n"
+        'WHERE have."key" = want."key" AND have.value = want.value))))',
+        {},
+    ),
+    "executions.count[flow_id,labels,start_after]": (
+        "SELECT count(*) AS count_1 \n"
+        "FROM executions \n"
+        "WHERE executions.flow_id = :flow_id AND executions.start_date >= :start_after AND NOT (EXISTS (SELECT 1 \n"
+        "FROM json_each(:labels) AS want \n"
+        "WHERE NOT (EXISTS (SELECT 1 \n"
+        "FROM json_each(executions.labels) AS have \n"
+        'WHERE have."key" = want."key" AND have.value = want.value))))',
+        {},
+    ),
+    "executions.count[flow_id,labels,start_before,state]": (
+        "SELECT count(*) AS count_1 \n"
+        "FROM executions \n"
+        "WHERE executions.flow_id = :flow_id AND executions.state IN (SELECT value \n"
+        "FROM json_each(:state)) AND executions.start_date < :start_before AND NOT (EXISTS (SELECT 1 \n"
+        "FROM json_each(:labels) AS want \n"
+        "WHERE NOT (EXISTS (SELECT 1 \n"
+        "FROM json_each(executions.labels) AS have \n"
+        'WHERE have."key" = want."key" AND have.value = want.value))))',
+        {},
+    ),
+    "executions.count[flow_id,labels,start_before]": (
+        "SELECT count(*) AS count_1 \n"
+        "FROM executions \n"
+        "WHERE executions.flow_id = :flow_id AND executions.start_date < :start_before AND NOT (EXISTS (SELECT 1 \n"
+        "FROM json_each(:labels) AS want \n"
+        "WHERE NOT (EXISTS (SELECT 1 \n"
+        "FROM json_each(executions.labels) AS have \n"
+        'WHERE have."key" = want."key" AND have.value = want.value))))',
+        {},
+    ),
+    "executions.count[flow_id,labels,state]": (
+        "SELECT count(*) AS count_1 \n"
+        "FROM executions \n"
+        "WHERE executions.flow_id = :flow_id AND executions.state IN (SELECT value \n"
+        "FROM json_each(:state)) AND NOT (EXISTS (SELECT 1 \n"
+        "FROM json_each(:labels) AS want \n"
+        "WHERE NOT (EXISTS (SELECT 1 \n"
+        "FROM json_each(executions.labels) AS have \n"
+        'WHERE have."key" = want."key" AND have.value = want.value))))',
+        {},
+    ),
+    "executions.count[flow_id,labels]": (
+        "SELECT count(*) AS count_1 \n"
+        "FROM executions \n"
+        "WHERE executions.flow_id = :flow_id AND NOT (EXISTS (SELECT 1 \n"
+        "FROM json_each(:labels) AS want \n"
+        "WHERE NOT (EXISTS (SELECT 1 \n"
+        "FROM json_each(executions.labels) AS have \n"
+        'WHERE have."key" = want."key" AND have.value = want.value))))',
+        {},
+    ),
+    "executions.count[flow_id,namespace,start_after,start_before,state]": (
+        "SELECT count(*) AS count_1 \n"
+        "FROM executions \n"
+        "WHERE executions.namespace = :namespace AND executions.flow_id = :flow_id AND executions.state IN (SELECT value \n"
+        "FROM json_each(:state)) AND executions.start_date >= :start_after AND executions.start_date < :start_before",
+        {},
+    ),
+    "executions.count[flow_id,namespace,start_after,start_before]": (
+        "SELECT count(*) AS count_1 \n"
+        "FROM executions \n"
+        "WHERE executions.namespace = :namespace AND executions.flow_id = :flow_id AND executions.start_date >= :start_after AND executions.start_date < :start_before",
+        {},
+    ),
+    "executions.count[flow_id,namespace,start_after,state]": (
+        "SELECT count(*) AS count_1 \n"
+        "FROM executions \n"
+        "WHERE executions.namespace = :namespace AND executions.flow_id = :flow_id AND executions.state IN (SELECT value \n"
+        "FROM json_each(:state)) AND executions.start_date >= :start_after",
+        {},
+    ),
+    "executions.count[flow_id,namespace,start_after]": (
+        "SELECT count(*) AS count_1 \n"
+        "FROM executions \n"
+        "WHERE executions.namespace = :namespace AND executions.flow_id = :flow_id AND executions.start_date >= :start_after",
+        {},
+    ),
+    "executions.count[flow_id,namespace,start_before,state]": (
+        "SELECT count(*) AS count_1 \n"
+        "FROM executions \n"
+        "WHERE executions.namespace = :namespace AND executions.flow_id = :flow_id AND executions.state IN (SELECT value \n"
+        "FROM json_each(:state)) AND executions.start_date < :start_before",
+        {},
+    ),
+    "executions.count[flow_id,namespace,start_before]": (
+        "SELECT count(*) AS count_1 \n"
+        "FROM executions \n"
+        "WHERE executions.namespace = :namespace AND executions.flow_id = :flow_id AND executions.start_date < :start_before",
+        {},
+    ),
+    "executions.count[flow_id,namespace,state]": (
+        "SELECT count(*) AS count_1 \n"
+        "FROM executions \n"
+        "WHERE executions.namespace = :namespace AND executions.flow_id = :flow_id AND executions.state IN (SELECT value \n"
+        "FROM json_each(:state))",
+        {},
+    ),
+    "executions.count[flow_id,namespace]": (
+        "SELECT count(*) AS count_1 \n"
+        "FROM executions \n"
+        "WHERE executions.namespace = :namespace AND executions.flow_id = :flow_id",
+        {},
+    ),
+    "executions.count[flow_id,start_after,start_before,state]": (
+        "SELECT count(*) AS count_1 \n"
+        "FROM executions \n"
+        "WHERE executions.flow_id = :flow_id AND executions.state IN (SELECT value \n"
+        "FROM json_each(:state)) AND executions.start_date >= :start_after AND executions.start_date < :start_before",
+        {},
+    ),
+    "executions.count[flow_id,start_after,start_before]": (
+        "SELECT count(*) AS count_1 \n"
+        "FROM executions \n"
+        "WHERE executions.flow_id = :flow_id AND executions.start_date >= :start_after AND executions.start_date < :start_before",
+        {},
+    ),
+    "executions.count[flow_id,start_after,state]": (
+        "SELECT count(*) AS count_1 \n"
+        "FROM executions \n"
+        "WHERE executions.flow_id = :flow_id AND executions.state IN (SELECT value \n"
+        "FROM json_each(:state)) AND executions.start_date >= :start_after",
+        {},
+    ),
+    "executions.count[flow_id,start_after]": (
+        "SELECT count(*) AS count_1 \n"
+        "FROM executions \n"
+        "WHERE executions.flow_id = :flow_id AND executions.start_date >= :start_after",
+        {},
+    ),
+    "executions.count[flow_id,start_before,state]": (
+        "SELECT count(*) AS count_1 \n"
+        "FROM executions \n"
+        "WHERE executions.flow_id = :flow_id AND executions.state IN (SELECT value \n"
+        "FROM json_each(:state)) AND executions.start_date < :start_before",
+        {},
+    ),
+    "executions.count[flow_id,start_before]": (
+        "SELECT count(*) AS count_1 \n"
+        "FROM executions \n"
+        "WHERE executions.flow_id = :flow_id AND executions.start_date < :start_before",
+        {},
+    ),
+    "executions.count[flow_id,state]": (
+        "SELECT count(*) AS count_1 \n"
+        "FROM executions \n"
+        "WHERE executions.flow_id = :flow_id AND executions.state IN (SELECT value \n"
+        "FROM json_each(:state))",
+        {},
+    ),
+    "executions.count[flow_id]": (
+        "SELECT count(*) AS count_1 \n"
+        "FROM executions \n"
+        "WHERE executions.flow_id = :flow_id",
+        {},
+    ),
+    "executions.count[labels,namespace,start_after,start_before,state]": (
+        "SELECT count(*) AS count_1 \n"
+        "FROM executions \n"
+        "WHERE executions.namespace = :namespace AND executions.state IN (SELECT value \n"
+        "FROM json_each(:state)) AND executions.start_date >= :start_after AND executions.start_date < :start_before AND NOT (EXISTS (SELECT 1 \n"
+        "FROM json_each(:labels) AS want \n"
+        "WHERE NOT (EXISTS (SELECT 1 \n"
+        "FROM json_each(executions.labels) AS have \n"
+        'WHERE have."key" = want."key" AND have.value = want.value))))',
+        {},
+    ),
+    "executions.count[labels,namespace,start_after,start_before]": (
+        "SELECT count(*) AS count_1 \n"
+        "FROM executions \n"
+        "WHERE executions.namespace = :namespace AND executions.start_date >= :start_after AND executions.start_date < :start_before AND NOT (EXISTS (SELECT 1 \n"
+        "FROM json_each(:labels) AS want \n"
+        "WHERE NOT (EXISTS (SELECT 1 \n"
+        "FROM json_each(executions.labels) AS have \n"
+        'WHERE have."key" = want."key" AND have.value = want.value))))',
+        {},
+    ),
+    "executions.count[labels,namespace,start_after,state]": (
+        "SELECT count(*) AS count_1 \n"
+        "FROM executions \n"
+        "WHERE executions.namespace = :namespace AND executions.state IN (SELECT value \n"
+        "FROM json_each(:state)) AND executions.start_date >= :start_after AND NOT (EXISTS (SELECT 1 \n"
+        "FROM json_each(:labels) AS want \n"
+        "WHERE NOT (EXISTS (SELECT 1 \n"
+        "FROM json_each(executions.labels) AS have \n"
+        'WHERE have."key" = want."key" AND have.value = want.value))))',
+        {},
+    ),
+    "executions.count[labels,namespace,start_after]": (
+        "SELECT count(*) AS count_1 \n"
+        "FROM executions \n"
+        "WHERE executions.namespace = :namespace AND executions.start_date >= :start_after AND NOT (EXISTS (SELECT 1 \n"
+        "FROM json_each(:labels) AS want \n"
+        "WHERE NOT (EXISTS (SELECT 1 \n"
+        "FROM json_each(executions.labels) AS have \n"
+        'WHERE have."key" = want."key" AND have.value = want.value))))',
+        {},
+    ),
+    "executions.count[labels,namespace,start_before,state]": (
+        "SELECT count(*) AS count_1 \n"
+        "FROM executions \n"
+        "WHERE executions.namespace = :namespace AND executions.state IN (SELECT value \n"
+        "FROM json_each(:state)) AND executions.start_date < :start_before AND NOT (EXISTS (SELECT 1 \n"
+        "FROM json_each(:labels) AS want \n"
+        "WHERE NOT (EXISTS (SELECT 1 \n"
+        "FROM json_each(executions.labels) AS have \n"
+        'WHERE have."key" = want."key" AND have.value = want.value))))',
+        {},
+    ),
+    "executions.count[labels,namespace,start_before]": (
+        "SELECT count(*) AS count_1 \n"
+        "FROM executions \n"
+        "WHERE executions.namespace = :namespace AND executions.start_date < :start_before AND NOT (EXISTS (SELECT 1 \n"
+        "FROM json_each(:labels) AS want \n"
+        "WHERE NOT (EXISTS (SELECT 1 \n"
+        "FROM json_each(executions.labels) AS have \n"
+        'WHERE have."key" = want."key" AND have.value = want.value))))',
+        {},
+    ),
+    "executions.count[labels,namespace,state]": (
+        "SELECT count(*) AS count_1 \n"
+        "FROM executions \n"
+        "WHERE executions.namespace = :namespace AND executions.state IN (SELECT value \n"
+        "FROM json_each(:state)) AND NOT (EXISTS (SELECT 1 \n"
+        "FROM json_each(:labels) AS want \n"
+        "WHERE NOT (EXISTS (SELECT 1 \n"
+        "FROM json_each(executions.labels) AS have \n"
+        'WHERE have."key" = want."key" AND have.value = want.value))))',
+        {},
+    ),
+    "executions.count[labels,namespace]": (
+        "SELECT count(*) AS count_1 \n"
+        "FROM executions \n"
+        "WHERE executions.namespace = :namespace AND NOT (EXISTS (SELECT 1 \n"
+        "FROM json_each(:labels) AS want \n"
+        "WHERE NOT (EXISTS (SELECT 1 \n"
+        "FROM json_each(executions.labels) AS have \n"
+        'WHERE have."key" = want."key" AND have.value = want.value))))',
+        {},
+    ),
+    "executions.count[labels,start_after,start_before,state]": (
+        "SELECT count(*) AS count_1 \n"
+        "FROM executions \n"
+        "WHERE executions.state IN (SELECT value \n"
+        "FROM json_each(:state)) AND executions.start_date >= :start_after AND executions.start_date < :start_before AND NOT (EXISTS (SELECT 1 \n"
+        "FROM json_each(:labels) AS want \n"
+        "WHERE NOT (EXISTS (SELECT 1 \n"
+        "FROM json_each(executions.labels) AS have \n"
+        'WHERE have."key" = want."key" AND have.value = want.value))))',
+        {},
+    ),
+    "executions.count[labels,start_after,start_before]": (
+        "SELECT count(*) AS count_1 \n"
+        "FROM executions \n"
+        "WHERE executions.start_date >= :start_after AND executions.start_date < :start_before AND NOT (EXISTS (SELECT 1 \n"
+        "FROM json_each(:labels) AS want \n"
+        "WHERE NOT (EXISTS (SELECT 1 \n"
+        "FROM json_each(executions.labels) AS have \n"
+        'WHERE have."key" = want."key" AND have.value = want.value))))',
+        {},
+    ),
+    "executions.count[labels,start_after,state]": (
+        "SELECT count(*) AS count_1 \n"
+        "FROM executions \n"
+        "WHERE executions.state IN (SELECT value \n"
+        "FROM json_each(:state)) AND executions.start_date >= :start_after AND NOT (EXISTS (SELECT 1 \n"
+        "FROM json_each(:labels) AS want \n"
+        "WHERE NOT (EXISTS (SELECT 1 \n"
+        "FROM json_each(executions.labels) AS have \n"
+        'WHERE have."key" = want."key" AND have.value = want.value))))',
+        {},
+    ),
+    "executions.count[labels,start_after]": (
+        "SELECT count(*) AS count_1 \n"
+        "FROM executions \n"
+        "WHERE executions.start_date >= :start_after AND NOT (EXISTS (SELECT 1 \n"
+        "FROM json_each(:labels) AS want \n"
+        "WHERE NOT (EXISTS (SELECT 1 \n"
+        "FROM json_each(executions.labels) AS have \n"
+        'WHERE have."key" = want."key" AND have.value = want.value))))',
+        {},
+    ),
+    "executions.count[labels,start_before,state]": (
+        "SELECT count(*) AS count_1 \n"
+        "FROM executions \n"
+        "WHERE executions.state IN (SELECT value \n"
+        "FROM json_each(:state)) AND executions.start_date < :start_before AND NOT (EXISTS (SELECT 1 \n"
+        "FROM json_each(:labels) AS want \n"
+        "WHERE NOT (EXISTS (SELECT 1 \n"
+        "FROM json_each(executions.labels) AS have \n"
+        'WHERE have."key" = want."key" AND have.value = want.value))))',
+        {},
+    ),
+    "executions.count[labels,start_before]": (
+        "SELECT count(*) AS count_1 \n"
+        "FROM executions \n"
+        "WHERE executions.start_date < :start_before AND NOT (EXISTS (SELECT 1 \n"
+        "FROM json_each(:labels) AS want \n"
+        "WHERE NOT (EXISTS (SELECT 1 \n"
+        "FROM json_each(executions.labels) AS have \n"
+        'WHERE have."key" = want."key" AND have.value = want.value))))',
+        {},
+    ),
+    "executions.count[labels,state]": (
+        "SELECT count(*) AS count_1 \n"
+        "FROM executions \n"
+        "WHERE executions.state IN (SELECT value \n"
+        "FROM json_each(:state)) AND NOT (EXISTS (SELECT 1 \n"
+        "FROM json_each(:labels) AS want \n"
+        "WHERE NOT (EXISTS (SELECT 1 \n"
+        "FROM json_each(executions.labels) AS have \n"
+        'WHERE have."key" = want."key" AND have.value = want.value))))',
+        {},
+    ),
+    "executions.count[labels]": (
+        "SELECT count(*) AS count_1 \n"
+        "FROM executions \n"
+        "WHERE NOT (EXISTS (SELECT 1 \n"
+        "FROM json_each(:labels) AS want \n"
+        "WHERE NOT (EXISTS (SELECT 1 \n"
+        "FROM json_each(executions.labels) AS have \n"
+        'WHERE have."key" = want."key" AND have.value = want.value))))',
+        {},
+    ),
+    "executions.count[namespace,start_after,start_before,state]": (
+        "SELECT count(*) AS count_1 \n"
+        "FROM executions \n"
+        "WHERE executions.namespace = :namespace AND executions.state IN (SELECT value \n"
+        "FROM json_each(:state)) AND executions.start_date >= :start_after AND executions.start_date < :start_before",
+        {},
+    ),
+    "executions.count[namespace,start_after,start_before]": (
+        "SELECT count(*) AS count_1 \n"
+        "FROM executions \n"
+        "WHERE executions.namespace = :namespace AND executions.start_date >= :start_after AND executions.start_date < :start_before",
+        {},
+    ),
+    "executions.count[namespace,start_after,state]": (
+        "SELECT count(*) AS count_1 \n"
+        "FROM executions \n"
+        "WHERE executions.namespace = :namespace AND executions.state IN (SELECT value \n"
+        "FROM json_each(:state)) AND executions.start_date >= :start_after",
+        {},
+    ),
+    "executions.count[namespace,start_after]": (
+        "SELECT count(*) AS count_1 \n"
+        "FROM executions \n"
+        "WHERE executions.namespace = :namespace AND executions.start_date >= :start_after",
+        {},
+    ),
+    "executions.count[namespace,start_before,state]": (
+        "SELECT count(*) AS count_1 \n"
+        "FROM executions \n"
+        "WHERE executions.namespace = :namespace AND executions.state IN (SELECT value \n"
+        "FROM json_each(:state)) AND executions.start_date < :start_before",
+        {},
+    ),
+    "executions.count[namespace,start_before]": (
+        "SELECT count(*) AS count_1 \n"
+        "FROM executions \n"
+        "WHERE executions.namespace = :namespace AND executions.start_date < :start_before",
+        {},
+    ),
+    "executions.count[namespace,state]": (
+        "SELECT count(*) AS count_1 \n"
+        "FROM executions \n"
+        "WHERE executions.namespace = :namespace AND executions.state IN (SELECT value \n"
+        "FROM json_each(:state))",
+        {},
+    ),
+    "executions.count[namespace]": (
+        "SELECT count(*) AS count_1 \n"
+        "FROM executions \n"
+        "WHERE executions.namespace = :namespace",
+        {},
+    ),
+    "executions.count[start_after,start_before,state]": (
+        "SELECT count(*) AS count_1 \n"
+        "FROM executions \n"
+        "WHERE executions.state IN (SELECT value \n"
+        "FROM json_each(:state)) AND executions.start_date >= :start_after AND executions.start_date < :start_before",
+        {},
+    ),
+    "executions.count[start_after,start_before]": (
+        "SELECT count(*) AS count_1 \n"
+        "FROM executions \n"
+        "WHERE executions.start_date >= :start_after AND executions.start_date < :start_before",
+        {},
+    ),
+    "executions.count[start_after,state]": (
+        "SELECT count(*) AS count_1 \n"
+        "FROM executions \n"
+        "WHERE executions.state IN (SELECT value \n"
+        "FROM json_each(:state)) AND executions.start_date >= :start_after",
+        {},
+    ),
+    "executions.count[start_after]": (
+        "SELECT count(*) AS count_1 \n"
+        "FROM executions \n"
+        "WHERE executions.start_date >= :start_after",
+        {},
+    ),
+    "executions.count[start_before,state]": (
+        "SELECT count(*) AS count_1 \n"
+        "FROM executions \n"
+        "WHERE executions.state IN (SELECT value \n"
+        "FROM json_each(:state)) AND executions.start_date < :start_before",
+        {},
+    ),
+    "executions.count[start_before]": (
+        "SELECT count(*) AS count_1 \n"
+        "FROM executions \n"
+        "WHERE executions.start_date < :start_before",
+        {},
+    ),
+    "executions.count[state]": (
+        "SELECT count(*) AS count_1 \n"
+        "FROM executions \n"
+        "WHERE executions.state IN (SELECT value \n"
+        "FROM json_each(:state))",
+        {},
+    ),
     "flows.list[]": (
         "SELECT flows.namespace, flows.flow_id, flows.revision, flows.source, flows.lock, flows.validated, flows.deleted, flows.created \n"
         "FROM flows JOIN (SELECT flows.namespace AS namespace, flows.flow_id AS flow_id, max(flows.revision) AS revision \n"

@@ -154,7 +154,20 @@ def _executions(pg: bool) -> Fixed:
 def _find_executions(pg: bool, filters: frozenset[str]) -> Executable:
     """Headers, newest start first. ``state`` is a list (`Codec.array`); ``labels`` is the
     JSON text of an object whose entries must all be among the execution's labels."""
-    stmt = select(_e.document, _e.version)
+    return (
+        _execution_filters(select(_e.document, _e.version), pg, filters)
+        .order_by(_e.start_date.desc(), _e.id.desc())
+        .limit(bindparam("limit"))
+        .offset(bindparam("offset"))
+    )
+
+
+def _count_executions(pg: bool, filters: frozenset[str]) -> Executable:
+    """How many executions `_find_executions` would find with no limit (a page's `total`)."""
+    return _execution_filters(select(func.count()).select_from(executions), pg, filters)
+
+
+def _execution_filters(stmt: Any, pg: bool, filters: frozenset[str]) -> Any:
     if "namespace" in filters:
         stmt = stmt.where(_e.namespace == bindparam("namespace"))
     if "flow_id" in filters:
@@ -183,11 +196,7 @@ def _find_executions(pg: bool, filters: frozenset[str]) -> Executable:
                 .where(have.c.key == want.c.key, have.c.value == want.c.value)
             )
             stmt = stmt.where(~exists(select(literal_column("1")).select_from(want).where(missing)))
-    return (
-        stmt.order_by(_e.start_date.desc(), _e.id.desc())
-        .limit(bindparam("limit"))
-        .offset(bindparam("offset"))
-    )
+    return stmt
 
 
 def _json_values(param: Any) -> Executable:
@@ -418,6 +427,10 @@ _FIXED: tuple[Callable[[bool], Fixed], ...] = (
 DYNAMIC: dict[str, tuple[Callable[[bool, frozenset[str]], Executable], tuple[str, ...]]] = {
     "executions.find": (
         _find_executions,
+        ("namespace", "flow_id", "state", "labels", "start_after", "start_before"),
+    ),
+    "executions.count": (
+        _count_executions,
         ("namespace", "flow_id", "state", "labels", "start_after", "start_before"),
     ),
     "flows.list": (_list_flows, ("namespace", "prefix")),

@@ -149,14 +149,18 @@ class ExecutionsController(Controller):
                 when.astimezone(UTC)  # how the store compares dates
             except OverflowError:
                 raise ApiError(f"{name} {when.isoformat()} is out of range: in UTC it falls outside the years 1-9999") from None
-        headers = runtime.db.executions.find(
-            namespace=namespace, flow_id=flow_id, state=states or None, labels=_labels(labels) or None,
-            start_after=start_date, start_before=end_date, limit=size + 1, offset=(page - 1) * size,
-        )
+        filters: dict[str, Any] = {
+            "namespace": namespace, "flow_id": flow_id, "state": states or None, "labels": _labels(labels) or None,
+            "start_after": start_date, "start_before": end_date,
+        }
+        headers = runtime.db.executions.find(**filters, limit=size + 1, offset=(page - 1) * size)
         from tercel.runtime import decode_header
 
         results = [to_json_ready(decode_header(h)) for h in headers[:size]]
-        return {"results": results, "total": (page - 1) * size + len(headers), "more": len(headers) > size}
+        more = len(headers) > size
+        # the count only when this page does not tell it (Kestra's `total`: every page together)
+        total = (page - 1) * size + len(headers) if not more and headers else runtime.db.executions.count(**filters)
+        return {"results": results, "total": total, "more": more}
 
     @delete("/{execution_id:str}/kill", status_code=202, summary="Kill an execution (and the subflow executions it started)")
     async def kill(self, runtime: NamedDependency[Runtime], execution_id: FromPath[str], propagate: Annotated[bool, QueryParameter(name="isOnKillCascade")] = True) -> dict[str, Any]:
