@@ -73,3 +73,8 @@ async def test_search_and_validate(client: AsyncTestClient) -> None:
     results = validated.json()
     assert results[0]["problems"] == [] and results[0]["flow"] == "hello"
     assert results[1]["problems"]
+    # a problem of the second document is placed on its line of the whole body
+    body = HELLO + "---\nid: x\nnamespace: y\ntasks:\n  - id: t\n    type: tercel.core.Nope\n"
+    second = (await client.post("/api/v1/flows/validate", content=body, headers=YAML)).json()[1]["problems"]
+    nope = body.splitlines().index("    type: tercel.core.Nope") + 1
+    assert [p["line"] for p in second if "tercel.core.Nope" in p["message"]] == [nope]

@@ -64,8 +64,15 @@ def test_unknown_type_has_a_did_you_mean_and_position() -> None:
 def test_wrong_property_type_names_property_line_and_expected_type() -> None:
     p = one("id: f\nnamespace: a\ntasks:\n  - id: p\n    type: tercel.core.Parallel\n    concurrent: lots\n    tasks:\n      - id: x\n        type: tercel.core.Log\n        message: hi\n")
     assert p.path == ("tasks", 0, "concurrent")
-    assert "integer" in p.message and "'lots'" in p.message
+    assert "integer" in p.message and '"lots"' in p.message
     assert p.position == Position(6, 5)
+
+
+def test_an_unquoted_expression_is_shown_as_written_with_the_fix() -> None:
+    p = one("id: f\nnamespace: a\ntasks:\n  - id: x\n    type: tercel.core.Log\n    message: {{ inputs.x }}\n")
+    assert p.path == ("tasks", 0, "message")
+    assert 'got mapping {"{inputs.x}": null}' in p.message
+    assert "must be quoted in YAML" in p.message and "ordereddict" not in p.message
 
 
 def test_an_expression_is_accepted_where_a_typed_value_is_expected() -> None:

@@ -8,6 +8,7 @@ expression is parsed so a syntax error is caught at save time.
 from __future__ import annotations
 
 import difflib
+import json
 import re
 from collections.abc import Callable
 from functools import lru_cache
@@ -580,9 +581,38 @@ def _expected(schema: dict[str, Any]) -> list[str]:
     return [o for o in dict.fromkeys(out) if o != "null"] or ["a valid value"]
 
 
+def _plain(value: Any) -> Any:
+    """ruamel's round-trip containers as plain dicts and lists (their repr shows Python)."""
+    if isinstance(value, dict):
+        return {_plain_key(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    if isinstance(value, str):
+        return str(value)
+    return value
+
+
+def _plain_key(key: Any) -> Any:
+    if isinstance(key, str | int | float | bool) or key is None:
+        return key
+    items = getattr(key, "items", None)
+    if items is not None:  # `{{ x }}` unquoted: YAML reads a mapping whose key is a mapping
+        return "{" + ", ".join(str(_plain_key(k)) for k, _ in items()) + "}"
+    return str(key)
+
+
 def _preview(value: Any, limit: int = 60) -> str:
-    text = repr(value)
-    return text if len(text) <= limit else text[: limit - 3] + "..."
+    """The value as the user wrote it, about: JSON-like, shortened. A mapping whose only key is
+    an expression hints that `{{ … }}` must be quoted in YAML."""
+    plain = _plain(value)
+    try:
+        text = json.dumps(plain, default=str, ensure_ascii=False)
+    except (TypeError, ValueError):
+        text = repr(plain)
+    text = text if len(text) <= limit else text[: limit - 3] + "..."
+    if isinstance(plain, dict) and len(plain) == 1 and next(iter(plain.values())) is None:
+        text += " (an expression starting with {{ must be quoted in YAML: \"{{ ... }}\")"
+    return text
 
 
 def _check_expressions(value: Any, path: tuple[str | int, ...], add: Callable[..., None], check: Callable[[str], str | None], skip: set[str]) -> None:

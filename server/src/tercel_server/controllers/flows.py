@@ -188,13 +188,15 @@ class FlowsController(Controller):
 
 
 def _split_documents(source: str) -> list[str]:
-    """YAML documents separated by `---` lines (each validated on its own)."""
-    docs, current = [], []
-    for line in source.splitlines(keepends=True):
+    """YAML documents separated by `---` lines (each validated on its own). Each keeps its lines
+    where they are in the whole body (the lines before it blank), so the problems' line numbers
+    are the body's, as an editor shows them."""
+    docs, current, before = [], [], 0
+    for number, line in enumerate(source.splitlines(keepends=True)):
         if line.rstrip() == "---":
-            docs.append("".join(current))
-            current = []
+            docs.append("\n" * before + "".join(current))
+            current, before = [], number + 1
         else:
             current.append(line)
-    docs.append("".join(current))
+    docs.append("\n" * before + "".join(current))
     return [d for d in docs if d.strip()] or [source]
