@@ -226,6 +226,8 @@ async def test_restart_reruns_the_failed_task_in_the_same_execution(runtime: Run
     assert done.state.current is State.SUCCESS
     assert [(t.task_id, len(t.attempts)) for t in done.task_runs] == [("first", 1), ("check", 2), ("last", 1)]
     assert done.labels["system.restarted"] == "true"
+    assert (failed.attempt_number, done.attempt_number) == (1, 2)  # Kestra's metadata.attemptNumber
+    assert done.to_dict()["metadata"]["attemptNumber"] == 2
     stored = runtime.get_execution(ex.id)
     assert stored is not None and [t.task_id for t in stored.task_runs] == ["first", "check", "last"]
     with pytest.raises(TercelError, match="no failed task run"):
@@ -247,6 +249,7 @@ async def test_replay_starts_a_new_execution_from_a_task_run(runtime: Runtime) -
     assert [(t.task_id, len(t.attempts)) for t in again.task_runs] == [("first", 1), ("check", 2), ("last", 1)]
     assert again.task_runs[0].outputs == {"value": ex.id}  # copied, not run again
     assert again.original_id == ex.id
+    assert again.attempt_number == done.attempt_number + 1
     fresh = runtime.replay_execution(ex.id)
     from_start = await runtime.wait(fresh.id, timeout=20)
     assert from_start.task_runs[0].outputs == {"value": fresh.id}

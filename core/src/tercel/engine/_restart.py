@@ -123,6 +123,7 @@ def prepare_restart(
     ex.outputs_revision += 1
     _reset_header(ex, now)
     ex.labels[RESTARTED_LABEL] = "true"
+    ex.attempt_number += 1  # Kestra's metadata.nextAttempt(): `metadata.attemptNumber` counts runs
     return plan
 
 
@@ -149,6 +150,7 @@ def prepare_replay(
         plugins=dict(ex.plugins),
         trigger=ex.trigger,
         original_id=ex.original_id or ex.id,
+        attempt_number=ex.attempt_number + 1,
     )
     if task_run_id is None:
         return replay
