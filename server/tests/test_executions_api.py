@@ -57,6 +57,12 @@ async def test_trigger_with_a_multipart_file(client: AsyncTestClient) -> None:
     )
     assert answer.json()["taskRunList"][0]["outputs"] == {"value": "hi Bob from a file"}
     assert answer.json()["inputs"]["file"].startswith("tercel:///team/a/greet/executions/")
+    assert answer.json()["inputs"]["file"].endswith("/inputs/file/note.txt")  # the name it was sent with
+    tricky = await client.post(
+        "/api/v1/executions/team.a/greet?wait=true", data={"name": "Eve"}, files={"file": ("../../etc/passwd", b"x")}
+    )
+    assert tricky.status_code == 200, tricky.text
+    assert tricky.json()["inputs"]["file"].endswith("/inputs/file/passwd")
 
 
 async def test_bad_inputs_unknown_flows_and_unknown_executions(client: AsyncTestClient) -> None:

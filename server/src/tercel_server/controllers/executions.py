@@ -35,6 +35,14 @@ def execution_json(ex: Execution) -> dict[str, Any]:
     return to_json_ready(ex.to_dict())
 
 
+def _file_name(sent: str | None) -> str | None:
+    """The last part of an uploaded file's name, without folders or control characters (None
+    when nothing usable is left: the file is then named after its input)."""
+    name = (sent or "").replace("\\", "/").rsplit("/", 1)[-1]
+    name = "".join(ch for ch in name if ch.isprintable()).strip()
+    return None if name in ("", ".", "..") else name[:255]
+
+
 async def request_inputs(request: Request[Any, Any, Any]) -> dict[str, Any]:
     """Inputs from a JSON object or a multipart form (uploaded files as bytes)."""
     kind = (request.headers.get("content-type") or "").split(";")[0].strip().lower()
@@ -42,8 +50,10 @@ async def request_inputs(request: Request[Any, Any, Any]) -> dict[str, Any]:
         form = await read_form(request)
         inputs: dict[str, Any] = {}
         for key, value in form.multi_items():
-            if hasattr(value, "read"):  # an uploaded file
-                inputs[key] = await value.read()
+            if hasattr(value, "read"):  # an uploaded file: kept under the name it was sent with
+                data = await value.read()
+                name = _file_name(getattr(value, "filename", None))
+                inputs[key] = (name, data) if name else data
             else:
                 inputs[key] = value
         return inputs
