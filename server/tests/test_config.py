@@ -42,9 +42,14 @@ def test_bad_configuration_says_what_and_where(tmp_path: Path, monkeypatch: pyte
 
 def test_roles_and_allowed_paths_reach_the_runtime(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     file = tmp_path / "tercel.yaml"
-    file.write_text(f"home: {tmp_path / 'h'}\nworker: false\nexecutor: 'no'\nallowedPaths: [{tmp_path / 'drop'}, ~/inbox]\n")
+    file.write_text(
+        f"home: {tmp_path / 'h'}\nworker: false\nexecutor: 'no'\nallowedPaths: [{tmp_path / 'drop'}, ~/inbox]\n"
+        "namespaceAccess:\n  company.shared: '*'\n  company.finance: [company.reports]\n"
+    )
     monkeypatch.setenv("TERCEL_ALLOWED_PATHS", str(tmp_path / "env"))
     config = ServerConfig.load(file)
     assert (config.worker, config.executor, config.scheduler) == (False, False, True)
     settings = config.settings()
     assert settings.allowed_paths == [tmp_path / "env", tmp_path / "drop", Path("~/inbox").expanduser()]
+    assert settings.may_access("anyone", "company.shared") and settings.may_access("company.reports", "company.finance")
+    assert not settings.may_access("company.team", "company.finance")

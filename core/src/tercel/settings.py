@@ -24,6 +24,23 @@ def _paths(name: str) -> list[Path]:
     return [Path(part).expanduser().absolute() for part in raw.split(os.pathsep) if part.strip()]
 
 
+def _access(name: str) -> dict[str, list[str]]:
+    raw = os.environ.get(name) or ""
+    rules: dict[str, list[str]] = {}
+    for part in raw.split(";"):
+        if not part.strip():
+            continue
+        target, sep, readers = part.partition("=")
+        if not sep or not target.strip() or not readers.strip():
+            raise ValueError(f"{name}: {part.strip()!r} must be written target=namespace,namespace (or target=*)")
+        rules.setdefault(target.strip(), []).extend(r.strip() for r in readers.split(",") if r.strip())
+    return rules
+
+
+def _within(namespace: str, parent: str) -> bool:
+    return namespace == parent or namespace.startswith(parent + ".")
+
+
 @dataclass
 class Settings:
     """Runtime settings; every field has a `TERCEL_<NAME>` environment variable."""
@@ -36,6 +53,10 @@ class Settings:
     allowed_paths: list[Path] = field(default_factory=lambda: _paths("TERCEL_ALLOWED_PATHS"))
     """Folders of this machine that flows may reach (the `FileWatch` trigger); none by default,
     so a flow author cannot make the server read its files."""
+    namespace_access: dict[str, list[str]] = field(default_factory=lambda: _access("TERCEL_NAMESPACE_ACCESS"))
+    """Beyond its own namespace and its children, which namespaces' KV and files a flow may use:
+    target namespace → the namespaces whose flows may (each with its children; `*`: all).
+    `TERCEL_NAMESPACE_ACCESS="company.shared=*;company.finance=company.reports,ops"`."""
 
     def __post_init__(self) -> None:
         self.home = Path(self.home).absolute()
@@ -45,6 +66,16 @@ class Settings:
         if self.storage_path is None:
             env = os.environ.get("TERCEL_STORAGE_PATH")
             self.storage_path = Path(env).absolute() if env else self.home / "storage"
+
+    def may_access(self, namespace: str, target: str) -> bool:
+        """Whether the flows of `namespace` may use the KV and files of `target`: their own
+        namespace and its children, and what `namespace_access` allows."""
+        if _within(target, namespace):
+            return True
+        for shared, readers in self.namespace_access.items():
+            if _within(target, shared) and any(r == "*" or _within(namespace, r) for r in readers):
+                return True
+        return False
 
     @property
     def cache_dir(self) -> Path:

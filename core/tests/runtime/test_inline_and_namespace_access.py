@@ -500,7 +500,7 @@ tasks:
         assert state(result, task_id) == "WARNING"
         assert error(result, task_id) == (
             f"namespace 'company.team' may not use the files of namespace '{target}': "
-            "a flow reaches only its own namespace and its children (company.team.*)"
+            "a flow reaches only its own namespace and its children (company.team.*), unless an administrator allows it (TERCEL_NAMESPACE_ACCESS)"
         )
     assert error(result, "blank") == "`namespace` must name a namespace, got '  '"
     # nothing was written or deleted elsewhere
@@ -552,3 +552,51 @@ tasks:
     )
     assert result.state == "FAILED"
     assert error(result, "read") == "no namespace file 'nope.sql' in namespace 'company.team'"
+
+
+KV_ACROSS = """
+id: kv_across
+namespace: company.team
+tasks:
+  - id: own_child
+    type: tercel.core.kv.Set
+    namespace: company.team.child
+    key: k
+    value: child value
+  - id: set_other
+    type: tercel.core.kv.Set
+    namespace: company.other
+    key: k
+    value: planted
+    allowFailure: true
+  - id: get_shared
+    type: tercel.core.kv.Get
+    namespace: shared.data
+    key: k
+    allowFailure: true
+  - id: read_shared
+    type: tercel.core.Return
+    format: "{{ kv('k', namespace='shared.data') }}"
+    allowFailure: true
+"""
+
+
+def test_a_flow_uses_the_kv_of_its_own_namespace_and_what_is_shared_with_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from tercel.kv import KVStore
+    from tercel.storage import LocalStorage
+
+    kv = KVStore(LocalStorage(tmp_path / "storage"))
+    kv.set("shared.data", "k", "shared value")
+    kv.set("company.other", "k", "theirs")
+    denied = "namespace 'company.team' may not use the KV store of namespace '{}': a flow reaches only its own namespace"
+    result = run(KV_ACROSS, home=tmp_path)
+    assert state(result, "own_child") == "SUCCESS" and kv.get("company.team.child", "k") == "child value"
+    for task_id, target in (("set_other", "company.other"), ("get_shared", "shared.data"), ("read_shared", "shared.data")):
+        assert state(result, task_id) == "WARNING"
+        assert denied.format(target) in error(result, task_id), error(result, task_id)
+    assert kv.get("company.other", "k") == "theirs"  # nothing planted
+    # an administrator shares `shared.data` with `company` (and its children): reading it works
+    monkeypatch.setenv("TERCEL_NAMESPACE_ACCESS", "shared.data=company")
+    result = run(KV_ACROSS, home=tmp_path)
+    assert value(result, "read_shared") == "shared value"
+    assert state(result, "get_shared") == "SUCCESS" and state(result, "set_other") == "WARNING"

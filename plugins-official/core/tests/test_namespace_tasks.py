@@ -492,7 +492,7 @@ tasks:
     assert error(result, "folder_key") == "`filesMap['dir/']`: 'dir/' does not name a file"
     assert error(result, "other_namespace") == (
         "namespace 'company.team' may not use the files of namespace 'other.team': "
-        "a flow reaches only its own namespace and its children (company.team.*)"
+        "a flow reaches only its own namespace and its children (company.team.*), unless an administrator allows it (TERCEL_NAMESPACE_ACCESS)"
     )
     assert "may not use the files of namespace 'company'" in error(result, "parent_namespace")
     assert error(result, "bad_namespace") == (
@@ -655,7 +655,7 @@ tasks:
     assert result.state == "WARNING"
     assert error(result, "sibling") == (
         "namespace 'company.team' may not use the files of namespace 'company.other': "
-        "a flow reaches only its own namespace and its children (company.team.*)"
+        "a flow reaches only its own namespace and its children (company.team.*), unless an administrator allows it (TERCEL_NAMESPACE_ACCESS)"
     )
     assert "may not use the files of namespace 'company'" in error(result, "parent")
     assert error(result, "empty_list") == "`files` needs at least one pattern (`**` matches every file)"
@@ -747,7 +747,7 @@ tasks:
     assert result.state == "WARNING"
     assert error(result, "other") == (
         "namespace 'company.team' may not use the files of namespace 'other.team': "
-        "a flow reaches only its own namespace and its children (company.team.*)"
+        "a flow reaches only its own namespace and its children (company.team.*), unless an administrator allows it (TERCEL_NAMESPACE_ACCESS)"
     )
     assert "deleteParentFolder" in error(result, "bad_flag")
     assert error(result, "bad_pattern") == "`files[0]`: invalid pattern 'a\\\\': it ends with an escaping '\\'"

@@ -52,6 +52,9 @@ class ServerConfig:
     """Run a worker (runs task runs) in this process."""
     allowed_paths: list[Path] = field(default_factory=list)
     """Folders of this machine flows may read (the FileWatch trigger); adds to TERCEL_ALLOWED_PATHS."""
+    namespace_access: dict[str, list[str]] = field(default_factory=dict)
+    """Namespaces whose KV and files other namespaces' flows may use: target → readers (`*`: all);
+    adds to TERCEL_NAMESPACE_ACCESS."""
     max_body_size: int = 100 * 1024 * 1024
     """Largest request body accepted (413 above it): flows, inputs, uploaded files."""
     basic_auth_username: str | None = None
@@ -100,7 +103,8 @@ class ServerConfig:
         out: dict[str, Any] = {}
         aliases = {"database": "database_url", "storage": "storage_path", "flowsDir": "flows_dir",
                    "maxBodySize": "max_body_size", "workerConcurrency": "worker_concurrency", "databaseUrl": "database_url",
-                   "storagePath": "storage_path", "allowedPaths": "allowed_paths"}
+                   "storagePath": "storage_path", "allowedPaths": "allowed_paths",
+                   "namespaceAccess": "namespace_access"}
         for key, value in data.items():
             if key == "auth" and isinstance(value, dict):
                 basic = value.get("basic") or value
@@ -124,6 +128,10 @@ class ServerConfig:
             try:
                 if name in ("home", "storage_path", "flows_dir"):
                     value = Path(value).expanduser().absolute()
+                elif name == "namespace_access":
+                    if not isinstance(value, dict) or not all(isinstance(v, list | str) for v in value.values()):
+                        raise ValueError(value)
+                    value = {str(k): [str(r) for r in ([v] if isinstance(v, str) else v)] for k, v in value.items()}
                 elif name == "allowed_paths":
                     items = value if isinstance(value, list) else str(value).split(os.pathsep)
                     value = [Path(str(v)).expanduser().absolute() for v in items if str(v).strip()]
@@ -153,4 +161,6 @@ class ServerConfig:
             worker_concurrency=self.worker_concurrency,
         )
         settings.allowed_paths = [*settings.allowed_paths, *self.allowed_paths]
+        for target, readers in self.namespace_access.items():
+            settings.namespace_access.setdefault(target, []).extend(readers)
         return settings

@@ -79,21 +79,30 @@ class _Logger:
 
 
 class _KV:
+    """The KV store as a task or trigger of a namespace may use it (`Runtime.check_namespace_access`)."""
+
     def __init__(self, runtime: Runtime, namespace: str) -> None:
+        self._runtime = runtime
         self._kv = runtime.kv
         self._ns = namespace
 
+    def _target(self, namespace: str | None) -> str:
+        target = namespace or self._ns
+        if target != self._ns:
+            self._runtime.check_namespace_access(self._ns, target)
+        return target
+
     def get(self, key: str, *, namespace: str | None = None) -> Any:
-        return self._kv.get(namespace or self._ns, key)
+        return self._kv.get(self._target(namespace), key)
 
     def set(self, key: str, value: Any, *, ttl: timedelta | None = None, overwrite: bool = True, namespace: str | None = None) -> None:
-        self._kv.set(namespace or self._ns, key, value, ttl=ttl, overwrite=overwrite)
+        self._kv.set(self._target(namespace), key, value, ttl=ttl, overwrite=overwrite)
 
     def delete(self, key: str, *, namespace: str | None = None) -> bool:
-        return self._kv.delete(namespace or self._ns, key)
+        return self._kv.delete(self._target(namespace), key)
 
     def keys(self, prefix: str | None = None, *, namespace: str | None = None) -> list[str]:
-        return [e.key for e in self._kv.list(namespace or self._ns, prefix)]
+        return [e.key for e in self._kv.list(self._target(namespace), prefix)]
 
 
 def namespace_functions(runtime: Runtime, flow_namespace: str) -> dict[str, Callable[..., Any]]:
@@ -107,6 +116,8 @@ def namespace_functions(runtime: Runtime, flow_namespace: str) -> dict[str, Call
 
     def kv(key: str, namespace: str | None = None, errorOnMissing: bool = True) -> Any:
         target = namespace or flow_namespace
+        if target != flow_namespace:
+            runtime.check_namespace_access(flow_namespace, str(target))
         value = runtime.kv.get(target, str(key))
         if value is None and errorOnMissing:
             raise TercelError(f"kv key {key!r} not found in namespace {target!r}")

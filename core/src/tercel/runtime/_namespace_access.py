@@ -22,7 +22,7 @@ __all__ = ["NamespaceAccessDenied", "NamespaceFilesForTask"]
 
 
 class NamespaceAccessDenied(TercelError):
-    """A task asked for the files of a namespace that is neither its own nor a child of it."""
+    """A flow asked for the KV or files of a namespace it may not use."""
 
 
 def _sdk_file(info: NamespaceFileInfo) -> NamespaceFile:
@@ -47,14 +47,8 @@ class NamespaceFilesForTask:
         if not isinstance(namespace, str) or not namespace.strip():
             raise NamespaceFileError(f"`namespace` must name a namespace, got {namespace!r}")
         target = namespace.strip()
-        root = self._files.root_uri(target)  # validates the name first
-        try:
-            self._runtime.check_file_access(self._namespace, root)
-        except TercelError:
-            raise NamespaceAccessDenied(
-                f"namespace {self._namespace!r} may not use the files of namespace {target!r}: "
-                f"a flow reaches only its own namespace and its children ({self._namespace}.*)"
-            ) from None
+        self._files.root_uri(target)  # validates the name first
+        self._runtime.check_namespace_access(self._namespace, target, "files")
         return target
 
     def list(self, prefix: str = "", *, namespace: str | None = None) -> list[NamespaceFile]:

@@ -1297,14 +1297,33 @@ class Runtime:
         ]
 
     # -- files ---------------------------------------------------------------------------------
+    def check_namespace_access(self, namespace: str, target: str, what: str = "KV store") -> None:
+        """A flow uses the KV and files of its own namespace and its children, and of the
+        namespaces an administrator shared with it (`TERCEL_NAMESPACE_ACCESS`); never another's."""
+        if not self.settings.may_access(namespace, target):
+            from ._namespace_access import NamespaceAccessDenied
+
+            raise NamespaceAccessDenied(
+                f"namespace {namespace!r} may not use the {what} of namespace {target!r}: a flow reaches only "
+                f"its own namespace and its children ({namespace}.*), unless an administrator allows it "
+                "(TERCEL_NAMESPACE_ACCESS)"
+            )
+
     def check_file_access(self, namespace: str, uri: str) -> None:
-        """A flow reads files of its own namespace (and its children), never another's."""
+        """A flow reads files of its own namespace (and its children, and what is shared with
+        it), never another's."""
         from tercel.storage import split_uri
 
         segments = split_uri(uri)
         own = tuple(namespace.split("."))
-        if segments[: len(own)] != own:
-            raise TercelError(f"namespace {namespace!r} may not read {uri!r}: it belongs to another namespace")
+        if segments[: len(own)] == own:
+            return
+        # the longest namespace a shared rule names that the URI is under
+        for target in self.settings.namespace_access:
+            parts = tuple(target.split("."))
+            if segments[: len(parts)] == parts and self.settings.may_access(namespace, target):
+                return
+        raise TercelError(f"namespace {namespace!r} may not read {uri!r}: it belongs to another namespace")
 
     def read_for_execution(self, ex: Execution, uri: str) -> bytes:
         """A file for an expression (`read()`): an internal storage URI, or, like Kestra, the path
