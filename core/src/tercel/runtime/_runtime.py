@@ -1318,7 +1318,7 @@ class Runtime:
         own = tuple(namespace.split("."))
         if segments[: len(own)] == own:
             return
-        # the longest namespace a shared rule names that the URI is under
+        # a namespace an administrator shared that the URI lies under, shared with this one
         for target in self.settings.namespace_access:
             parts = tuple(target.split("."))
             if segments[: len(parts)] == parts and self.settings.may_access(namespace, target):
