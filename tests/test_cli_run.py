@@ -158,3 +158,19 @@ def test_run_calls_subflows_from_the_flows_dir(cli) -> None:  # type: ignore[no-
     assert doc["state"]["current"] == "SUCCESS"
     assert [t["taskId"] for t in doc["taskRunList"]] == ["each", "call", "call", "sum"]
     assert doc["taskRunList"][-1]["outputs"] == {"value": "6"}
+
+
+def test_run_starts_the_flow_triggers_of_the_flows_dir_and_waits_for_them(cli) -> None:  # type: ignore[no-untyped-def]
+    flows = cli.workdir / "flows"
+    flows.mkdir()
+    (flows / "after.yaml").write_text(
+        "id: after\nnamespace: e2e\ntasks:\n"
+        "  - id: note\n    type: io.kestra.plugin.core.log.Log\n    message: \"downstream of {{ trigger.flowId }} {{ trigger.state }}\"\n"
+        "triggers:\n  - id: on_upstream\n    type: io.kestra.plugin.core.trigger.Flow\n    conditions:\n"
+        "      - type: io.kestra.plugin.core.condition.ExecutionFlow\n        namespace: e2e\n        flowId: upstream\n"
+    )
+    upstream = cli.flow("upstream.yaml", "id: upstream\nnamespace: e2e\ntasks:\n  - id: r\n    type: tercel.core.Return\n    format: up\n")
+    rc, doc, err = cli.run_json(str(upstream), "--flows-dir", str(flows))
+    assert rc == 0, err
+    assert doc["flowId"] == "upstream" and doc["state"]["current"] == "SUCCESS"  # the JSON is the run's own execution
+    assert "downstream of upstream SUCCESS" in err  # the triggered flow ran before the command ended

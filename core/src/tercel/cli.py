@@ -11,6 +11,7 @@ import argparse
 import json
 import os
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -216,17 +217,39 @@ def _cmd_run(args: argparse.Namespace) -> int:
 async def _run_flow(flow: Any, others: list[Any], plugins: Any, inputs: dict[str, str], labels: dict[str, str], on_log: Any) -> Any:
     from tercel.errors import ProblemsError
     from tercel.runtime import Runtime
+    from tercel.scheduler import Scheduler
 
     async with Runtime(plugins=plugins, on_log=on_log) as runtime:
         for other in others:
             runtime.register_flow(other)
         runtime.register_flow(flow)
-        try:
-            execution = runtime.create_execution(flow, inputs, labels=labels)
-        except ProblemsError as exc:
-            print(str(exc), file=sys.stderr)
-            return None
-        return await runtime.wait(execution.id)
+        since = datetime.now(UTC)
+        # the Flow triggers of the other flows hear this run (no Schedule fires: no loop)
+        async with Scheduler(runtime, schedules=False):
+            try:
+                execution = runtime.create_execution(flow, inputs, labels=labels)
+            except ProblemsError as exc:
+                print(str(exc), file=sys.stderr)
+                return None
+            done = await runtime.wait(execution.id)
+            await _settle(runtime, since)
+            return done
+
+
+async def _settle(runtime: Any, since: datetime) -> None:
+    """Wait for what the run set off: every state heard by the Flow triggers, and the executions
+    they started (and theirs) ended. A paused one is not waited for."""
+    import asyncio
+
+    from tercel.runtime._runtime import STATES_TOPIC
+
+    moving = ["CREATED", "QUEUED", "RUNNING", "RESTARTED", "KILLING"]
+    while True:
+        await asyncio.sleep(0.02)
+        if runtime.db.queue.pending(STATES_TOPIC):
+            continue
+        if not runtime.db.executions.find(start_after=since, state=moving, limit=1):
+            return
 
 
 def _cmd_run_examples(args: argparse.Namespace) -> int:
