@@ -685,7 +685,11 @@ class Runtime:
         `step` (how many states it went through) tells a second reaching (a restart) apart."""
         state = ex.state.current.value
         if state in self.announced_states:
-            event = {"execution": ex.id, "state": state, "step": len(ex.state.histories)}
+            event = {
+                "execution": ex.id, "state": state, "step": len(ex.state.histories),
+                # enough for a scheduler to see it matters to none of its triggers without reading it
+                "namespace": ex.namespace, "flowId": ex.flow_id, "triggerId": (ex.trigger or {}).get("id"),
+            }
             self.db.queue.put(STATES_TOPIC, ion.dumps(event), key=ex.id, conn=conn)
 
     def kill(self, execution_id: str, *, propagate: bool = True) -> None:

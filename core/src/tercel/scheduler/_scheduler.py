@@ -327,7 +327,8 @@ class Scheduler:
                 jobs = db.queue.claim(STATES_TOPIC, self._owner, limit=64, lease=60.0)
                 for job in jobs:
                     self._hear(job)
-                    db.queue.ack([job.id])
+                if jobs:  # once all are handled (heard twice after a crash: nothing more starts)
+                    db.queue.ack([job.id for job in jobs])
             except Exception:
                 log.exception("the Flow triggers could not hear the executions' states; they try again")
                 jobs = []
@@ -341,6 +342,8 @@ class Scheduler:
         from tercel_sdk import ion
 
         event = ion.loads(job.payload)
+        if "flowId" in event and not self._may_matter(event):
+            return  # no trigger of ours looks at it: the execution is not even read
         ex = self.runtime.get_execution(str(event["execution"]))
         if ex is None:
             return  # deleted since
@@ -349,9 +352,21 @@ class Scheduler:
             ex.state = copy.copy(ex.state)
             ex.state.current = State(event["state"])
         try:
-            self.on_execution_end(ex, step=int(event.get("step") or 0))
+            self._heard(ex, int(event.get("step") or 0))
         except Exception:
             log.exception("the Flow triggers could not look at execution %s", ex.id)
+
+    def _may_matter(self, event: Mapping[str, Any]) -> bool:
+        """Whether a state heard may start a flow or disable a trigger (from the event alone)."""
+        namespace, flow_id, state = str(event["namespace"]), str(event["flowId"]), str(event["state"])
+        stop = self._stops.get((namespace, flow_id, str(event.get("triggerId"))))
+        if stop is not None and state in stop[1]:
+            return True
+        return any(
+            not entry.trigger.disabled and (entry.flow.namespace, entry.flow.id) != (namespace, flow_id)
+            and entry.trigger.listens_to(state)
+            for entry in self._flow_entries.values()
+        )
 
     def _announce(self) -> None:
         """Tell the runtime which states to queue: the end states and PAUSED always (a Flow
@@ -720,7 +735,10 @@ class Scheduler:
         makes hearing the same reaching twice start nothing more. Returns the executions created
         (the queue's jobs call it; tests may call it directly)."""
         self._refresh_if_due()
-        step = len(ex.state.histories) if step is None else step
+        return self._heard(ex, len(ex.state.histories) if step is None else step)
+
+    def _heard(self, ex: Execution, step: int) -> list[Execution]:
+        """`on_execution_end` on flows read lately enough (the queue's loop checks once a batch)."""
         self._apply_stop_after(ex)
         candidates = [
             entry for entry in self._flow_entries.values()
