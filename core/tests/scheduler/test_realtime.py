@@ -242,3 +242,14 @@ triggers:
         write(drop / "later.txt", b"l")
         await asyncio.sleep(0.3)
         assert len(await started(runtime)) == 2
+
+
+async def test_include_existing_fires_for_the_files_already_there_on_the_first_start(runtime: Runtime, drop: Path) -> None:
+    write(drop / "old.txt", b"was here")
+    runtime.deploy_flow(watching("watch", drop, includeExisting="true"))
+    async with Scheduler(runtime, interval=0.05):
+        assert await wait_for(runtime, 1) == ["CREATE old.txt 8 was here"]
+    async with Scheduler(runtime, interval=0.05) as scheduler:  # not again at the next start
+        await listening(scheduler, KEY)
+        await asyncio.sleep(0.3)
+        assert len(await started(runtime)) == 1
