@@ -252,3 +252,31 @@ def test_sla_entries_are_validated() -> None:
     messages = " | ".join(p.message for p in found)
     for text in ("behavior must be FAIL, CANCEL or NONE", "MAX_DURATION needs a `duration`", "duplicate SLA id 's'", "EXECUTION_ASSERTION needs an `assert`", "SLA type must be"):
         assert text in messages, messages
+
+
+def _core_version() -> str:
+    return PLUGINS.get_type("tercel.core.Log").version
+
+
+def test_a_version_pin_must_be_met_by_an_installed_version() -> None:
+    installed = _core_version()
+    pinned = f"id: f\nnamespace: a\ntasks:\n  - id: x\n    type: tercel.core.Log\n    version: \"{installed}\"\n    message: hi\n"
+    assert load_flow(pinned, PLUGINS).lock["tercel.core.Log"]["version"] == installed
+    load_flow(pinned.replace(f'"{installed}"', "latest"), PLUGINS)
+    load_flow(pinned.replace(f'"{installed}"', f'">={installed}"'), PLUGINS)
+    p = one(pinned.replace(f'"{installed}"', '"99.0.0"'))
+    assert p.path == ("tasks", 0, "version") and p.position == Position(6, 5)
+    assert p.message == f"tercel.core.Log (tercel-plugin-core): version 99.0.0 is not installed (installed: {installed})"
+    assert "tercel plugins list" in (p.hint or "")
+    # a pin in pluginDefaults counts too, and so does a trigger's
+    defaults = (
+        "id: f\nnamespace: a\npluginDefaults:\n  - type: tercel.core.Log\n    values:\n      version: \"<0.0.1\"\n"
+        "tasks:\n  - id: x\n    type: tercel.core.Log\n    message: hi\n"
+        "triggers:\n  - id: t\n    type: tercel.core.trigger.Webhook\n    key: k\n    version: nope!\n"
+    )
+    messages = sorted(p.message for p in problems(defaults))
+    assert messages == [
+        f"tercel.core.Log (tercel-plugin-core): no installed version matches <0.0.1 (installed: {installed})",
+        "tercel.core.trigger.Webhook (tercel-plugin-core): 'nope!' is not a version: write an exact version (1.2.0), "
+        "a specifier (~=1.2, >=2,<3), `latest` or `oldest`",
+    ]

@@ -10,7 +10,7 @@ from __future__ import annotations
 import difflib
 import json
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from functools import lru_cache
 from typing import Any
 
@@ -260,6 +260,7 @@ def validate_flow(
             return task
         merged = apply_plugin_defaults(task, [type_name, info.entry["type"], *info.aliases], defaults)
         lock[info.entry["type"]] = {"distribution": info.distribution, "version": info.version}
+        _check_version(merged, info, path, add)
         _check_properties(merged, info, path, add)
         _check_input_declarations(merged, info, path, add)
         if check_expression is not None:
@@ -322,6 +323,7 @@ def validate_flow(
             add(f"{type_name!r} is a {info.kind}, not a trigger", (*tpath, "type"))
             continue
         lock[info.entry["type"]] = {"distribution": info.distribution, "version": info.version}
+        _check_version(trig, info, tpath, add)
         conditions = trig.get("conditions")
         if isinstance(conditions, list):  # each condition is checked below, against its own type
             trig = {**trig, "conditions": [c for c in conditions if isinstance(c, dict)]}
@@ -579,6 +581,26 @@ def _expected(schema: dict[str, Any]) -> list[str]:
         elif "$ref" in branch:
             out.append("a " + branch["$ref"].rsplit("/", 1)[-1])
     return [o for o in dict.fromkeys(out) if o != "null"] or ["a valid value"]
+
+
+def _check_version(spec: Mapping[str, Any], info: Any, path: tuple[str | int, ...], add: Callable[..., None]) -> None:
+    """A `version:` pin (after the plugin defaults) must be met by an installed version."""
+    from tercel.plugins._versions import VersionChoiceError, choose_version
+
+    requested = spec.get("version")
+    if requested is None:
+        return
+    if isinstance(requested, bool) or not isinstance(requested, str | int | float):
+        add(f"`version` must be a version, a specifier, `latest` or `oldest`, got {_kind(requested)}", (*path, "version"))
+        return
+    try:
+        choose_version(str(requested), [info.version])
+    except VersionChoiceError as exc:
+        add(
+            f"{info.entry['type']} ({info.distribution}): {exc}",
+            (*path, "version"),
+            f"`tercel plugins list` shows the installed versions; install {info.distribution} {requested} or change the pin",
+        )
 
 
 def _plain(value: Any) -> Any:
