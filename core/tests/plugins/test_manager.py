@@ -168,3 +168,22 @@ def test_plugins_schema_is_a_json_schema_that_accepts_the_examples(tmp_path: Pat
         assert not errors, f"{path.name}: {errors[:3]}"
     bad = {"id": "f", "namespace": "a", "tasks": [{"id": "x", "type": "tercel.core.Log", "mesage": "typo"}]}
     assert list(validator.iter_errors(bad)), "a typo must be flagged by editors too"
+
+
+def test_the_staleness_digest_is_the_sdks(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """Discovery keeps its own copy (no SDK import); it must give the SDK's bytes exactly."""
+    from tercel.plugins._manager import sources_digest
+    from tercel_sdk.manifest import sources_digest as sdk_digest
+
+    (tmp_path / "pkg" / "sub").mkdir(parents=True)
+    (tmp_path / "pkg" / "__init__.py").write_text("x = 1\n")
+    (tmp_path / "pkg" / "sub" / "m.py").write_text("y = 2\n")
+    (tmp_path / "pkg" / "__pycache__").mkdir()
+    (tmp_path / "pkg" / "__pycache__" / "junk.py").write_text("ignored\n")
+    assert sources_digest(tmp_path / "pkg") == sdk_digest(tmp_path / "pkg")
+    from pathlib import Path
+
+    import tercel_plugin_core
+
+    folder = Path(tercel_plugin_core.__file__).parent
+    assert sources_digest(folder) == sdk_digest(folder)

@@ -20,6 +20,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+import orjson
 import pluggy
 
 from tercel.errors import TercelError
@@ -166,7 +167,7 @@ class PluginManager:
         if path is not None and path.is_file() and not (
             _is_editable(dist) and _stale(path)
         ):
-            manifest = json.loads(path.read_text(encoding="utf-8"))
+            manifest = orjson.loads(path.read_bytes())  # hundreds of manifests: the fast parser
             if manifest.get("manifestVersion") != 1:
                 raise PluginError(f"{path}: unsupported manifestVersion {manifest.get('manifestVersion')!r}")
             manifest["distribution"] = dist_name
@@ -182,7 +183,7 @@ class PluginManager:
         if self.cache_dir is not None:
             cache = self.cache_dir / f"{dist_name}-{version}.json"
             if cache.is_file() and not _stale(cache, module):
-                return json.loads(cache.read_text(encoding="utf-8"))
+                return orjson.loads(cache.read_bytes())
         manifest = generate_manifest(module, distribution=dist_name, version=version)
         if cache is not None:
             cache.parent.mkdir(parents=True, exist_ok=True)
@@ -321,6 +322,20 @@ def _is_editable(dist: Any) -> bool:
         return False
 
 
+def sources_digest(folder: Path) -> str:
+    """`tercel_sdk.manifest.sources_digest`, the same bytes: here so that discovery never imports
+    the SDK package (and pydantic with it), which would cost ~0.2 s per process for nothing."""
+    import hashlib
+
+    digest = hashlib.sha256()
+    for path in sorted(folder.rglob("*.py")):
+        if "__pycache__" in path.parts:
+            continue
+        digest.update(path.relative_to(folder).as_posix().encode("utf-8") + b"\0")
+        digest.update(path.read_bytes() + b"\0")
+    return digest.hexdigest()
+
+
 def _stale(manifest: Path, module: str | None = None) -> bool:
     """For editable (in-development) plugins: sources changed since the manifest make it stale."""
     folder = manifest.parent
@@ -330,10 +345,8 @@ def _stale(manifest: Path, module: str | None = None) -> bool:
             return False
         folder = spec_path.parent
     try:
-        recorded = json.loads(manifest.read_text(encoding="utf-8")).get("sourcesDigest")
+        recorded = orjson.loads(manifest.read_bytes()).get("sourcesDigest")
         if recorded:  # compare contents: file times are not to be trusted after a git clone
-            from tercel_sdk.manifest import sources_digest
-
             return bool(sources_digest(folder) != recorded)
         mtime = manifest.stat().st_mtime
         return any(p.stat().st_mtime > mtime for p in folder.rglob("*.py"))
