@@ -62,8 +62,9 @@ def _parser(invoked: str | None = None) -> argparse.ArgumentParser:
 
     plugins = sub.add_parser("plugins", help="installed plugins and their types")
     psub = plugins.add_subparsers(dest="plugins_command", metavar="SUBCOMMAND")
-    plist = psub.add_parser("list", help="list installed types")
+    plist = psub.add_parser("list", help="list installed types (--plugins: the distributions, with where they are installed)")
     plist.add_argument("--json", action="store_true")
+    plist.add_argument("--plugins", action="store_true", help="one line per installed plugin version: its types and location")
     pdoc = psub.add_parser("doc", help="document one type: properties, outputs, examples")
     pdoc.add_argument("type")
     pdoc.add_argument("--json", action="store_true", help="the type's manifest entry as JSON")
@@ -305,6 +306,8 @@ def _cmd_validate(args: argparse.Namespace) -> int:
 
 def _cmd_plugins_list(args: argparse.Namespace) -> int:
     plugins = _plugins()
+    if args.plugins:
+        return _list_distributions(plugins, as_json=args.json)
     types = plugins.canonical_types()
     if args.json:
         json.dump(
@@ -325,6 +328,29 @@ def _cmd_plugins_list(args: argparse.Namespace) -> int:
     broken = [p for p in plugins.plugins.values() if p.error]
     for p in broken:
         print(f"\n{p.distribution} {p.version}: UNUSABLE: {p.error}")
+    return 0
+
+
+def _list_distributions(plugins: Any, *, as_json: bool) -> int:
+    """One entry per installed plugin version: its types, where it is installed, and whether it
+    is usable (read from the manifests: no plugin is imported)."""
+    from tercel.plugins._manager import plugin_location
+
+    entries = []
+    for info in sorted(plugins.plugins.values(), key=lambda p: (p.distribution, p.version)):
+        types = sorted(t["type"] for t in (info.manifest or {}).get("types", ()))
+        location = "built in" if info.builtin else str(plugin_location(info.module) or "?")
+        entries.append({"distribution": info.distribution, "version": info.version, "types": types,
+                        "location": location, "error": info.error})
+    if as_json:
+        json.dump(entries, sys.stdout, indent=2)
+        print()
+        return 0
+    for entry in entries:
+        state = f"UNUSABLE: {entry['error']}" if entry["error"] else f"{len(entry['types'])} types"
+        print(f"{entry['distribution']} {entry['version']}  ({state})  {entry['location']}")
+        for name in entry["types"]:
+            print(f"    {name}")
     return 0
 
 

@@ -297,6 +297,12 @@ def _name_and_version(dist: Any, fallback: str) -> tuple[str, str]:
     return dist.metadata["Name"], dist.version
 
 
+def plugin_location(module: str) -> Path | None:
+    """The folder a plugin's package is installed in (found, not imported)."""
+    path = _shipped_manifest_path(module)
+    return None if path is None else path.parent
+
+
 def _shipped_manifest_path(module: str) -> Path | None:
     try:
         spec = importlib.util.find_spec(module.split(".")[0])
