@@ -97,8 +97,8 @@ def create_app(config: ServerConfig, *, runtime: Runtime | None = None) -> Lites
     def provide_runtime() -> Runtime:
         return state["runtime"]
 
-    def provide_scheduler() -> Scheduler | None:
-        return state.get("scheduler")
+    def provide_scheduler() -> Scheduler:
+        return state["scheduler"]
 
     def provide_closing() -> asyncio.Event:
         return closing

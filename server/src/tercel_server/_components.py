@@ -66,9 +66,6 @@ async def run_role(role: str, config: ServerConfig, *, ready: asyncio.Event | No
 
 def _redacted(url: str) -> str:
     """A database URL without its password, for the start-up line."""
-    scheme, sep, rest = url.partition("://")
-    if not sep or "@" not in rest:
-        return url
-    credentials, _, host = rest.rpartition("@")
-    user = credentials.split(":", 1)[0]
-    return f"{scheme}://{user}:***@{host}" if ":" in credentials else f"{scheme}://{user}@{host}"
+    from sqlalchemy import make_url
+
+    return make_url(url).render_as_string(hide_password=True)

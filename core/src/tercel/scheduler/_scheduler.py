@@ -290,17 +290,8 @@ class Scheduler:
         """A job was queued in this process (any thread): a state to hear wakes the loop."""
         from tercel.runtime._runtime import STATES_TOPIC
 
-        loop, wake = self._loop, self._states_wake
-        if topic != STATES_TOPIC or loop is None or wake is None or loop.is_closed():
-            return
-        try:
-            running = asyncio.get_running_loop()
-        except RuntimeError:
-            running = None
-        if running is loop:
-            wake.set()
-        else:
-            loop.call_soon_threadsafe(wake.set)
+        if topic == STATES_TOPIC:
+            _set_soon(self._loop, self._states_wake)
 
     def flows_changed(self, *_: Any) -> None:
         """Flows were saved or deleted: read them again before the next look (thread-safe).
@@ -309,8 +300,7 @@ class Scheduler:
         if _HEARING.get(self.runtime) is self:
             self.runtime.announced_states = frozenset(s.value for s in State)
         self._poke()
-        if self._states_wake is not None and self._loop is not None and not self._loop.is_closed():
-            self._loop.call_soon_threadsafe(self._states_wake.set)
+        _set_soon(self._loop, self._states_wake)
 
     async def _hear_states(self) -> None:
         """Take the states executions reached from the queue and show them to the Flow
@@ -380,17 +370,7 @@ class Scheduler:
         self.runtime.announced_states = frozenset(states)
 
     def _poke(self) -> None:
-        loop, wake = self._loop, self._wake
-        if loop is None or wake is None or loop.is_closed():
-            return
-        try:
-            running = asyncio.get_running_loop()
-        except RuntimeError:
-            running = None
-        if running is loop:
-            wake.set()
-        else:
-            loop.call_soon_threadsafe(wake.set)
+        _set_soon(self._loop, self._wake)
 
     async def _run(self) -> None:
         assert self._wake is not None
@@ -1197,6 +1177,20 @@ class Scheduler:
         """Stop a backfill in progress (the executions it created stay)."""
         entry = self._entry_for(namespace, flow_id, trigger_id)
         return self._change(entry, lambda s: replace(s, backfill=None))
+
+
+def _set_soon(loop: asyncio.AbstractEventLoop | None, event: asyncio.Event | None) -> None:
+    """Set `event` of `loop` from any thread (at once when called in the loop itself)."""
+    if loop is None or event is None or loop.is_closed():
+        return
+    try:
+        running = asyncio.get_running_loop()
+    except RuntimeError:
+        running = None
+    if running is loop:
+        event.set()
+    else:
+        loop.call_soon_threadsafe(event.set)
 
 
 def _new_id() -> str:

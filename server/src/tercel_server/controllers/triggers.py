@@ -51,19 +51,6 @@ from .._triggers import (
 __all__ = ["TriggersController"]
 
 
-class ServiceUnavailable(ApiError):
-    status_code = 503
-
-
-def _scheduler(scheduler: Scheduler | None) -> Scheduler:
-    if scheduler is None:
-        raise ServiceUnavailable(
-            "no scheduler runs in this server (it was started with `scheduler: false`): "
-            "triggers can be listed here but not changed; use a server that runs the scheduler"
-        )
-    return scheduler
-
-
 async def _json_body(request: Request[Any, Any, Any]) -> Any:
     return parse_json(await request.body() or b"null")
 
@@ -113,8 +100,7 @@ def _cancel_backfill(runtime: Runtime, scheduler: Scheduler, ref: TriggerRef) ->
     return scheduler.cancel_backfill(ref.namespace, ref.flow_id, ref.trigger_id).to_dict()
 
 
-async def _set_disabled_many(request: Request[Any, Any, Any], runtime: Runtime, scheduler: Scheduler | None) -> dict[str, Any]:
-    sched = _scheduler(scheduler)
+async def _set_disabled_many(request: Request[Any, Any, Any], runtime: Runtime, scheduler: Scheduler) -> dict[str, Any]:
     refs, disabled = _bad(trigger_refs, await _json_body(request))
     missing: list[str] = []
     for ref in refs:  # all checked before any changes
@@ -125,7 +111,7 @@ async def _set_disabled_many(request: Request[Any, Any, Any], runtime: Runtime, 
     if missing:
         raise NotFound(f"{len(missing)} of the triggers do not exist: nothing was changed", missing)
     for ref in refs:
-        _set_disabled(runtime, sched, ref, disabled)
+        _set_disabled(runtime, scheduler, ref, disabled)
     return {"count": len(refs)}
 
 
@@ -178,68 +164,62 @@ class TriggersController(Controller):
 
     @put("/{namespace:str}/{flow_id:str}/{trigger_id:str}", summary="Disable or enable a trigger: {\"disabled\": true|false}")
     async def set_disabled_one(
-        self, request: Request[Any, Any, Any], runtime: NamedDependency[Runtime], scheduler: NamedDependency[Scheduler | None],
+        self, request: Request[Any, Any, Any], runtime: NamedDependency[Runtime], scheduler: NamedDependency[Scheduler],
         namespace: FromPath[str], flow_id: FromPath[str], trigger_id: FromPath[str],
     ) -> dict[str, Any]:
-        sched = _scheduler(scheduler)
         disabled = _bad(disabled_request, await _json_body(request))
-        return _set_disabled(runtime, sched, TriggerRef(namespace, flow_id, trigger_id), disabled)
+        return _set_disabled(runtime, scheduler, TriggerRef(namespace, flow_id, trigger_id), disabled)
 
     @put("/", summary="Update a trigger (Kestra's trigger JSON): its `disabled` flag, or a `backfill` to start")
     async def update(
-        self, request: Request[Any, Any, Any], runtime: NamedDependency[Runtime], scheduler: NamedDependency[Scheduler | None],
+        self, request: Request[Any, Any, Any], runtime: NamedDependency[Runtime], scheduler: NamedDependency[Scheduler],
     ) -> dict[str, Any]:
-        sched = _scheduler(scheduler)
         body = await _json_body(request)
         ref = _ref_from_body(body)
         if body.get("backfill") is not None:
-            return _backfill(runtime, sched, ref, body["backfill"])
-        return _set_disabled(runtime, sched, ref, _bad(disabled_request, body))
+            return _backfill(runtime, scheduler, ref, body["backfill"])
+        return _set_disabled(runtime, scheduler, ref, _bad(disabled_request, body))
 
     @post("/set-disabled", status_code=200, summary="Disable or enable triggers: {\"triggers\": [...], \"disabled\": …}")
     async def set_disabled(
-        self, request: Request[Any, Any, Any], runtime: NamedDependency[Runtime], scheduler: NamedDependency[Scheduler | None],
+        self, request: Request[Any, Any, Any], runtime: NamedDependency[Runtime], scheduler: NamedDependency[Scheduler],
     ) -> dict[str, Any]:
         return await _set_disabled_many(request, runtime, scheduler)
 
     @post("/set-disabled/by-triggers", status_code=200, summary="Disable or enable triggers (Kestra's path)")
     async def set_disabled_by_triggers(
-        self, request: Request[Any, Any, Any], runtime: NamedDependency[Runtime], scheduler: NamedDependency[Scheduler | None],
+        self, request: Request[Any, Any, Any], runtime: NamedDependency[Runtime], scheduler: NamedDependency[Scheduler],
     ) -> dict[str, Any]:
         return await _set_disabled_many(request, runtime, scheduler)
 
     @post("/{namespace:str}/{flow_id:str}/{trigger_id:str}/unlock", status_code=200, summary="Stop waiting for the execution a trigger started")
     async def unlock(
-        self, runtime: NamedDependency[Runtime], scheduler: NamedDependency[Scheduler | None],
+        self, runtime: NamedDependency[Runtime], scheduler: NamedDependency[Scheduler],
         namespace: FromPath[str], flow_id: FromPath[str], trigger_id: FromPath[str],
     ) -> dict[str, Any]:
-        sched = _scheduler(scheduler)
         ref = TriggerRef(namespace, flow_id, trigger_id)
         _definition(runtime, ref)
         state = _stored(runtime, ref)
         if state is None or not state.locked:
             raise Conflict(f"trigger {trigger_id!r} of flow {namespace}.{flow_id} is not locked: it waits for no execution")
-        return sched.unlock(namespace, flow_id, trigger_id).to_dict()
+        return scheduler.unlock(namespace, flow_id, trigger_id).to_dict()
 
     @post("/{namespace:str}/{flow_id:str}/{trigger_id:str}/backfill", status_code=200, summary="Backfill a schedule: {\"start\", \"end\", \"inputs\", \"labels\"}")
     async def backfill(
-        self, request: Request[Any, Any, Any], runtime: NamedDependency[Runtime], scheduler: NamedDependency[Scheduler | None],
+        self, request: Request[Any, Any, Any], runtime: NamedDependency[Runtime], scheduler: NamedDependency[Scheduler],
         namespace: FromPath[str], flow_id: FromPath[str], trigger_id: FromPath[str],
     ) -> dict[str, Any]:
-        sched = _scheduler(scheduler)
-        return _backfill(runtime, sched, TriggerRef(namespace, flow_id, trigger_id), await _json_body(request))
+        return _backfill(runtime, scheduler, TriggerRef(namespace, flow_id, trigger_id), await _json_body(request))
 
     @delete("/{namespace:str}/{flow_id:str}/{trigger_id:str}/backfill", status_code=200, summary="Stop a schedule's backfill (its executions stay)")
     async def cancel_backfill(
-        self, runtime: NamedDependency[Runtime], scheduler: NamedDependency[Scheduler | None],
+        self, runtime: NamedDependency[Runtime], scheduler: NamedDependency[Scheduler],
         namespace: FromPath[str], flow_id: FromPath[str], trigger_id: FromPath[str],
     ) -> dict[str, Any]:
-        sched = _scheduler(scheduler)
-        return _cancel_backfill(runtime, sched, TriggerRef(namespace, flow_id, trigger_id))
+        return _cancel_backfill(runtime, scheduler, TriggerRef(namespace, flow_id, trigger_id))
 
     @post("/backfill/delete", status_code=200, summary="Stop a schedule's backfill (Kestra's path: the trigger JSON as body)")
     async def delete_backfill(
-        self, request: Request[Any, Any, Any], runtime: NamedDependency[Runtime], scheduler: NamedDependency[Scheduler | None],
+        self, request: Request[Any, Any, Any], runtime: NamedDependency[Runtime], scheduler: NamedDependency[Scheduler],
     ) -> dict[str, Any]:
-        sched = _scheduler(scheduler)
-        return _cancel_backfill(runtime, sched, _ref_from_body(await _json_body(request)))
+        return _cancel_backfill(runtime, scheduler, _ref_from_body(await _json_body(request)))
