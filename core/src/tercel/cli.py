@@ -126,10 +126,9 @@ class _CliError(Exception):
 
 
 def _plugins() -> Any:
-    from tercel.plugins import PluginManager
     from tercel.settings import Settings
 
-    manager = PluginManager(cache_dir=Settings().cache_dir).discover()
+    manager = Settings().plugin_manager().discover()
     for problem in manager.problems:
         print(f"warning: {problem}", file=sys.stderr)
     return manager

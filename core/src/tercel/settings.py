@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 __all__ = ["Settings"]
 
@@ -37,6 +38,12 @@ def _access(name: str) -> dict[str, list[str]]:
     return rules
 
 
+def _namespace_versions(text: str | None) -> dict[str, dict[str, str]]:
+    from tercel.plugins._manager import parse_namespace_versions
+
+    return parse_namespace_versions(text)
+
+
 def _within(namespace: str, parent: str) -> bool:
     return namespace == parent or namespace.startswith(parent + ".")
 
@@ -57,6 +64,20 @@ class Settings:
     """Beyond its own namespace and its children, which namespaces' KV and files a flow may use:
     target namespace → the namespaces whose flows may (each with its children; `*`: all).
     `TERCEL_NAMESPACE_ACCESS="company.shared=*;company.finance=company.reports,ops"`."""
+    plugin_version_default: str = field(
+        default_factory=lambda: os.environ.get("TERCEL_PLUGINS_VERSION_DEFAULT", "latest").strip() or "latest"
+    )
+    """The version a task without a `version:` pin uses: `latest`, `oldest`, or `none` (every
+    task must pin; the core's own plugin excepted)."""
+    plugin_namespace_versions: dict[str, dict[str, str]] = field(
+        default_factory=lambda: _namespace_versions(os.environ.get("TERCEL_PLUGINS_NAMESPACE_VERSIONS"))
+    )
+    """Per namespace (and its children), the version request for a type, a distribution or `*`
+    when a task does not pin: `{"team.a": {"tercel-plugin-x": "~=1.2"}}` (JSON in the variable)."""
+    plugin_hosts: int = field(default_factory=lambda: _int("TERCEL_PLUGIN_HOSTS", 8))
+    """At most this many plugin-host processes (tasks of versions in environments of their own)."""
+    plugin_host_idle: float = field(default_factory=lambda: float(os.environ.get("TERCEL_PLUGIN_HOST_IDLE", "300")))
+    """Seconds after which an idle plugin host stops."""
 
     def __post_init__(self) -> None:
         self.home = Path(self.home).absolute()
@@ -76,6 +97,22 @@ class Settings:
             if _within(target, shared) and any(r == "*" or _within(namespace, r) for r in readers):
                 return True
         return False
+
+    @property
+    def plugins_dir(self) -> Path:
+        """Where each installed plugin version has its own environment."""
+        return self.home / "plugins"
+
+    def plugin_manager(self) -> Any:
+        """A plugin manager following these settings (discovery is lazy)."""
+        from tercel.plugins import PluginManager
+
+        return PluginManager(
+            cache_dir=self.cache_dir,
+            environments=self.plugins_dir,
+            version_default=self.plugin_version_default,
+            namespace_versions=self.plugin_namespace_versions,
+        )
 
     @property
     def cache_dir(self) -> Path:

@@ -28,12 +28,21 @@ def test_save_creates_revisions_and_get_returns_latest(db: Database) -> None:
 
 def test_identical_source_makes_no_new_revision(db: Database) -> None:
     assert db.flows.save("n", "f", SOURCE_1, lock=LOCK) == 1
-    assert db.flows.save("n", "f", SOURCE_1, lock={"other": 1}) == 1
+    assert db.flows.save("n", "f", SOURCE_1, lock=dict(LOCK)) == 1
     assert db.flows.save("n", "f", SOURCE_2, lock=LOCK) == 2
     assert db.flows.save("n", "f", SOURCE_2, lock=LOCK) == 2
     # byte-identical means byte-identical: whitespace is a change
     assert db.flows.save("n", "f", SOURCE_2 + " ", lock=LOCK) == 3
     assert [r.revision for r in db.flows.revisions("n", "f")] == [1, 2, 3]
+
+
+def test_the_same_source_resolved_to_other_plugin_versions_is_a_new_revision(db: Database) -> None:
+    """A revision is its source and its plugin lock: neither changes once saved."""
+    assert db.flows.save("n", "f", SOURCE_1, lock=LOCK) == 1
+    other = {"other.Type": {"distribution": "tercel-plugin-other", "version": "2.0.0"}}
+    assert db.flows.save("n", "f", SOURCE_1, lock=other) == 2
+    assert db.flows.get("n", "f", revision=1).lock == LOCK
+    assert db.flows.get("n", "f").lock == other
 
 
 def test_soft_delete_appends_a_tombstone(db: Database) -> None:

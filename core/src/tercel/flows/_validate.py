@@ -72,10 +72,14 @@ def load_flow(
     *,
     name: str | None = None,
     check_expression: Callable[[str], str | None] | None = None,
+    lock: Mapping[str, Any] | None = None,
 ) -> Flow:
-    """Parse and validate a flow; raise `FlowSyntaxError`/`FlowValidationError` with everything."""
+    """Parse and validate a flow; raise `FlowSyntaxError`/`FlowValidationError` with everything.
+
+    `lock` is a saved revision's plugin lock: its versions are used (and must be installed)
+    instead of resolving them anew, so a revision always runs the code it was saved with."""
     parsed = parse_yaml(source, name)
-    flow, problems = validate_flow(parsed, plugins, check_expression=check_expression)
+    flow, problems = validate_flow(parsed, plugins, check_expression=check_expression, lock=lock)
     if problems:
         raise FlowValidationError(problems)
     assert flow is not None
@@ -105,8 +109,10 @@ def validate_flow(
     plugins: PluginManager,
     *,
     check_expression: Callable[[str], str | None] | None = None,
+    lock: Mapping[str, Any] | None = None,
 ) -> tuple[Flow | None, list[Problem]]:
     """Check a parsed flow; returns the runnable flow (if valid) and the problems found."""
+    stored_lock = lock
     data = parsed.data
     problems: list[Problem] = []
     add = lambda msg, path=(), hint=None: problems.append(parsed.problem(msg, tuple(path), hint))  # noqa: E731
@@ -199,8 +205,13 @@ def validate_flow(
 
     flow_tasks: dict[str, TaskNode] = {}
     seen_ids: dict[str, tuple[str | int, ...]] = {}
-    lock: dict[str, dict[str, str]] = {}
+    lock: dict[str, Any] = {}
     spec = dict(data)
+    namespace = data.get("namespace") if isinstance(data.get("namespace"), str) else None
+
+    def choose(info: TypeInfo, type_name: str, spec: Mapping[str, Any], path: tuple[str | int, ...], owner: str | None) -> TypeInfo | None:
+        """The installed version this task or trigger uses, recorded in the lock."""
+        return _choose_version(plugins, info, type_name, spec, path, owner, namespace, stored_lock, lock, add)
 
     def walk(tasks: Any, path: tuple[str | int, ...], parent: str | None, group: str) -> list[Any]:
         if tasks is None:
@@ -259,8 +270,10 @@ def validate_flow(
             add(f"{type_name!r} is internal: another type creates it, a flow cannot use it directly", (*path, "type"))
             return task
         merged = apply_plugin_defaults(task, [type_name, info.entry["type"], *info.aliases], defaults)
-        lock[info.entry["type"]] = {"distribution": info.distribution, "version": info.version}
-        _check_version(merged, info, path, add)
+        chosen = choose(info, type_name, merged, path, task_id if isinstance(task_id, str) else None)
+        if chosen is None:
+            return merged
+        info = chosen
         _check_properties(merged, info, path, add)
         _check_input_declarations(merged, info, path, add)
         if check_expression is not None:
@@ -322,8 +335,10 @@ def validate_flow(
         if info.kind != "trigger":
             add(f"{type_name!r} is a {info.kind}, not a trigger", (*tpath, "type"))
             continue
-        lock[info.entry["type"]] = {"distribution": info.distribution, "version": info.version}
-        _check_version(trig, info, tpath, add)
+        chosen = choose(info, type_name, trig, tpath, None)
+        if chosen is None:
+            continue
+        info = chosen
         conditions = trig.get("conditions")
         if isinstance(conditions, list):  # each condition is checked below, against its own type
             trig = {**trig, "conditions": [c for c in conditions if isinstance(c, dict)]}
@@ -377,6 +392,13 @@ def _check_conditions(
             continue
         if info.kind != "condition":
             add(f"{type_name!r} is a {info.kind}, not a condition", (*cpath, "type"))
+            continue
+        if info.isolated:
+            add(
+                f"{type_name!r} ({info.distribution}) is installed only in an environment of its own: conditions "
+                "run in the scheduler, so their plugin must be installed in tercel's own environment",
+                (*cpath, "type"),
+            )
             continue
         lock[info.entry["type"]] = {"distribution": info.distribution, "version": info.version}
         _check_properties(condition, info, cpath, add)
@@ -583,24 +605,61 @@ def _expected(schema: dict[str, Any]) -> list[str]:
     return [o for o in dict.fromkeys(out) if o != "null"] or ["a valid value"]
 
 
-def _check_version(spec: Mapping[str, Any], info: Any, path: tuple[str | int, ...], add: Callable[..., None]) -> None:
-    """A `version:` pin (after the plugin defaults) must be met by an installed version."""
-    from tercel.plugins._versions import VersionChoiceError, choose_version
+def _choose_version(
+    plugins: PluginManager,
+    info: TypeInfo,
+    type_name: str,
+    spec: Mapping[str, Any],
+    path: tuple[str | int, ...],
+    owner: str | None,
+    namespace: str | None,
+    stored_lock: Mapping[str, Any] | None,
+    lock: dict[str, Any],
+    add: Callable[..., None],
+) -> TypeInfo | None:
+    """Which installed version a task or trigger uses (DESIGN §6): the saved revision's lock when
+    there is one, else its `version:` pin (after `pluginDefaults`), the namespace defaults, the
+    instance default. Records the choice in `lock`; None (a problem added) when nothing fits."""
+    from tercel.plugins._manager import lock_version
+    from tercel.plugins._versions import VersionChoiceError
 
     requested = spec.get("version")
-    if requested is None:
-        return
-    if isinstance(requested, bool) or not isinstance(requested, str | int | float):
+    if requested is not None and (isinstance(requested, bool) or not isinstance(requested, str | int | float)):
         add(f"`version` must be a version, a specifier, `latest` or `oldest`, got {_kind(requested)}", (*path, "version"))
-        return
+        return None
+    canonical = info.entry["type"]
+    locked = lock_version(stored_lock.get(canonical), owner) if stored_lock is not None else None
     try:
-        choose_version(str(requested), [info.version])
-    except VersionChoiceError as exc:
-        add(
-            f"{info.entry['type']} ({info.distribution}): {exc}",
-            (*path, "version"),
-            f"`tercel plugins list` shows the installed versions; install {info.distribution} {requested} or change the pin",
+        chosen = plugins.resolve_type(
+            type_name, None if requested is None else str(requested), namespace=namespace, locked=locked
         )
+    except VersionChoiceError as exc:
+        if locked is not None:
+            add(f"{canonical} ({info.distribution}): {exc}", (*path, "type"), "`tercel plugins list --plugins` shows what is installed")
+        else:
+            add(
+                f"{canonical} ({info.distribution}): {exc}",
+                (*path, "version") if requested is not None else (*path, "type"),
+                f"`tercel plugins list --plugins` shows the installed versions; install {info.distribution}"
+                + (f" {requested}" if requested is not None else "")
+                + (" or change the pin" if requested is not None else " or pin a `version:`"),
+            )
+        return None
+    if chosen.isolated and (chosen.kind != "task" or chosen.flowable):
+        what = "flowable tasks run in the executor" if chosen.kind == "task" else f"{chosen.kind}s run in the scheduler"
+        add(
+            f"{canonical} {chosen.version} ({chosen.distribution}) is installed in an environment of its own, and "
+            f"{what}: only runnable tasks run in plugin hosts",
+            (*path, "version") if requested is not None else (*path, "type"),
+            f"install {chosen.distribution}=={chosen.version} in tercel's own environment, or pin a version that is",
+        )
+        return None
+    entry = lock.get(canonical)
+    if entry is None:
+        lock[canonical] = {"distribution": chosen.distribution, "version": chosen.version}
+    elif entry["version"] != chosen.version and owner is not None:
+        entry.setdefault("tasks", {})[owner] = chosen.version  # two versions of one type in a flow
+    return chosen
 
 
 def _plain(value: Any) -> Any:

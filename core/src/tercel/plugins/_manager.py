@@ -14,7 +14,7 @@ import importlib
 import importlib.util
 import json
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
@@ -26,6 +26,7 @@ import pluggy
 from tercel.errors import TercelError
 
 from . import hookspecs
+from ._versions import DEFAULT_CHOICES
 
 __all__ = ["PluginError", "PluginInfo", "PluginManager", "TypeInfo", "UnknownType"]
 
@@ -49,12 +50,22 @@ class UnknownType(PluginError):
 
 @dataclass(frozen=True)
 class TypeInfo:
-    """A type as its manifest describes it, plus where it comes from."""
+    """A type as its manifest describes it, plus where it comes from.
+
+    `python` is None for a version importable in this process (the main environment); else it
+    is the interpreter of the version's own environment, whose plugin host runs its tasks.
+    """
 
     name: str
     distribution: str
     version: str
     entry: dict[str, Any] = field(repr=False, hash=False, compare=False)
+    python: Path | None = field(default=None, compare=False)
+
+    @property
+    def isolated(self) -> bool:
+        """True when the version runs in a plugin host, not in this process."""
+        return self.python is not None
 
     @property
     def kind(self) -> str:
@@ -87,6 +98,10 @@ class PluginInfo:
     manifest: dict[str, Any] | None = None
     error: str | None = None
     builtin: bool = False
+    #: the interpreter of the version's own environment (None: the main environment)
+    python: Path | None = None
+    #: the environment's folder (`TERCEL_HOME/plugins/<distribution>/<version>`)
+    location: Path | None = None
 
     @property
     def hooks(self) -> list[str]:
@@ -107,6 +122,9 @@ class PluginManager:
         autoload: bool | None = None,
         allowed: Iterable[str] | None = None,
         cache_dir: Path | None = None,
+        environments: Path | None = None,
+        version_default: str | None = None,
+        namespace_versions: Mapping[str, Mapping[str, str]] | None = None,
     ) -> None:
         env = os.environ
         self.blocked = set(blocked) if blocked is not None else _setting_list(env.get("TERCEL_PLUGINS_BLOCKED"))
@@ -115,8 +133,28 @@ class PluginManager:
         self.autoload = autoload
         self.allowed = set(allowed) if allowed is not None else _setting_list(env.get("TERCEL_PLUGINS"))
         self.cache_dir = cache_dir
+        if environments is None:
+            environments = Path(env.get("TERCEL_HOME", ".tercel")).absolute() / "plugins"
+        #: where per-version environments live (`TERCEL_HOME/plugins`)
+        self.environments_root = environments
+        self.version_default = (version_default or env.get("TERCEL_PLUGINS_VERSION_DEFAULT") or "latest").strip()
+        if self.version_default not in DEFAULT_CHOICES:
+            raise PluginError(
+                f"the instance's default plugin version must be one of {', '.join(DEFAULT_CHOICES)}, "
+                f"got {self.version_default!r} (TERCEL_PLUGINS_VERSION_DEFAULT)"
+            )
+        if namespace_versions is None:
+            namespace_versions = parse_namespace_versions(env.get("TERCEL_PLUGINS_NAMESPACE_VERSIONS"))
+        #: per namespace: type name, distribution or `*` → the version request used without a pin
+        self.namespace_versions = {str(k): dict(v) for k, v in namespace_versions.items()}
+        #: the main environment's plugins, by distribution
         self.plugins: dict[str, PluginInfo] = {}
+        #: plugin versions installed in environments of their own
+        self.environments: list[PluginInfo] = []
+        #: name or alias → the type's default version (the main environment's, else the newest)
         self.types: dict[str, TypeInfo] = {}
+        #: canonical type name → version → the type in that version
+        self._versions: dict[str, dict[str, TypeInfo]] = {}
         self.problems: list[str] = []
         self._classes: dict[str, type] = {}
         self._pm: pluggy.PluginManager | None = None
@@ -145,7 +183,32 @@ class PluginManager:
                 self.problems.append(f"plugin {name} {version} is unusable: {info.error}")
                 continue
             self._register_types(info)
+        self._discover_environments()
         return self
+
+    def _discover_environments(self) -> None:
+        """Plugin versions installed in environments of their own: read from their records only."""
+        root = self.environments_root
+        if root is None or not root.is_dir():
+            return
+        from ._environments import PluginEnvironments
+
+        for env in PluginEnvironments(root).list():
+            name, version = env.distribution, env.version
+            if name in self.blocked or f"{name}=={version}" in self.blocked:
+                continue
+            if not self.autoload and name not in self.allowed:
+                continue
+            main = self.plugins.get(name)
+            if main is not None and main.version == version and not main.error:
+                continue  # the same version is importable here: it runs in-process
+            info = PluginInfo(
+                distribution=name, version=version, module=env.module,
+                manifest={**env.manifest, "distribution": name, "version": version},
+                python=env.python, location=env.path,
+            )
+            self.environments.append(info)
+            self._register_types(info)
 
     def add_module(self, module: Any, *, distribution: str, version: str, builtin: bool = False) -> None:
         """Register a plugin module directly (built-ins, tests) as if it were installed."""
@@ -192,6 +255,7 @@ class PluginManager:
 
     def _register_types(self, info: PluginInfo) -> None:
         for entry in (info.manifest or {}).get("types", ()):
+            canonical = TypeInfo(entry["type"], info.distribution, info.version, entry, info.python)
             for name in (entry["type"], *entry.get("aliases", ())):
                 existing = self.types.get(name)
                 if existing is not None and existing.distribution != info.distribution:
@@ -200,7 +264,10 @@ class PluginManager:
                         f"{info.distribution}; using {existing.distribution}"
                     )
                     continue
-                self.types[name] = TypeInfo(name, info.distribution, info.version, entry)
+                if existing is None or _better_default(canonical, existing):
+                    self.types[name] = TypeInfo(name, info.distribution, info.version, entry, info.python)
+                if name == entry["type"]:
+                    self._versions.setdefault(name, {})[info.version] = canonical
 
     # -- types -------------------------------------------------------------------------------
     def get_type(self, name: str) -> TypeInfo:
@@ -210,6 +277,71 @@ class PluginManager:
         if info is None:
             raise UnknownType(name, self.suggest(name))
         return info
+
+    def type_versions(self, name: str) -> dict[str, TypeInfo]:
+        """Every installed version of a type (by name or alias): version → the type in it."""
+        canonical = self.get_type(name).entry["type"]
+        return dict(self._versions.get(canonical, {}))
+
+    def version_request(self, type_info: TypeInfo, namespace: str | None) -> str | None:
+        """What the namespace defaults ask for a type without a pin: the nearest namespace
+        (itself, then its parents) that names the type, its distribution or `*`."""
+        if not self.namespace_versions or not namespace:
+            return None
+        parts = namespace.split(".")
+        for end in range(len(parts), 0, -1):
+            rules = self.namespace_versions.get(".".join(parts[:end]))
+            if not rules:
+                continue
+            for key in (type_info.entry["type"], type_info.distribution, "*"):
+                if key in rules:
+                    return str(rules[key])
+        return None
+
+    def resolve_type(
+        self, name: str, requested: str | None, *, namespace: str | None = None, locked: str | None = None
+    ) -> TypeInfo:
+        """The installed version of a type a task uses (`VersionChoiceError` saying why none fits).
+
+        A locked version (a saved revision's) wins and must still be installed; then the task's
+        own pin (with the flow's `pluginDefaults`), the namespace defaults, the instance default.
+        The core's own plugin ships with the core: it needs no pin even when the default is `none`.
+        """
+        from ._versions import VersionChoiceError, choose_version
+
+        default = self.get_type(name)
+        versions = self.type_versions(name)
+        if locked is not None:
+            info = versions.get(locked)
+            if info is None:
+                shown = ", ".join(sorted(versions, key=_version_key)) or "none"
+                raise VersionChoiceError(
+                    f"the flow's lock needs {default.distribution} {locked}, which is no longer installed "
+                    f"(installed: {shown}); reinstall it, or save the flow again to resolve a new lock"
+                )
+            return info
+        if requested is None:
+            requested = self.version_request(default, namespace)
+        policy = self.version_default
+        if requested is None and policy == "none" and default.distribution in _SHIPPED_WITH_CORE:
+            policy = "latest"
+        chosen = choose_version(requested, versions, default=policy)
+        return versions[chosen]
+
+    def locked_type(self, name: str, lock: Mapping[str, Any], *, task_id: str | None = None) -> TypeInfo:
+        """The type in the version an execution's lock (`plugins`) names for it (or the default
+        version when the lock does not name the type: a flow saved before locks existed)."""
+        from ._versions import VersionChoiceError
+
+        default = self.get_type(name)
+        entry = lock.get(default.entry["type"])
+        version = lock_version(entry, task_id)
+        if version is None or (version == default.version and entry.get("distribution") == default.distribution):
+            return default
+        try:
+            return self.resolve_type(name, None, locked=version)
+        except VersionChoiceError as exc:
+            raise PluginError(f"type {name!r}: {exc}") from None
 
     def suggest(self, name: str) -> list[str]:
         names = list(self.types)
@@ -226,9 +358,14 @@ class PluginManager:
             (t for n, t in self.types.items() if t.entry["type"] == n), key=lambda t: t.name
         )
 
-    def load_class(self, name: str) -> type:
+    def load_class(self, name: str | TypeInfo) -> type:
         """Import and return the class of a type: the only place a type's module is imported."""
-        info = self.get_type(name)
+        info = name if isinstance(name, TypeInfo) else self.get_type(name)
+        if info.isolated:
+            raise PluginError(
+                f"type {info.name!r} of {info.distribution} {info.version} is installed in an environment "
+                "of its own: it runs in a plugin host, it cannot be imported here"
+            )
         cls = self._classes.get(info.class_path)
         if cls is None:
             module_name, _, qualname = info.class_path.partition(":")
@@ -278,6 +415,57 @@ class PluginManager:
             for key, value in (result or {}).items():
                 merged.setdefault(key, value)
         return merged
+
+
+#: distributions that come with the core itself (one version, always there)
+_SHIPPED_WITH_CORE = frozenset({"tercel-plugin-core", "tercel-builtins"})
+
+
+def lock_version(entry: Mapping[str, Any] | None, task_id: str | None) -> str | None:
+    """The version a flow lock's entry names for one task (or trigger): its own, else the type's."""
+    if not isinstance(entry, Mapping):
+        return None
+    if task_id is not None:
+        own = (entry.get("tasks") or {}).get(task_id)
+        if own is not None:
+            return str(own)
+    version = entry.get("version")
+    return None if version is None else str(version)
+
+
+def parse_namespace_versions(text: str | None) -> dict[str, dict[str, str]]:
+    """`TERCEL_PLUGINS_NAMESPACE_VERSIONS`: a JSON object, namespace → {type, distribution or
+    `*` → version request}; e.g. `{"team.a": {"tercel-plugin-x": "~=1.2", "*": "oldest"}}`."""
+    if not text or not text.strip():
+        return {}
+    try:
+        value = json.loads(text)
+    except ValueError as exc:
+        raise PluginError(f"TERCEL_PLUGINS_NAMESPACE_VERSIONS is not JSON: {exc}") from None
+    if not isinstance(value, dict) or not all(
+        isinstance(rules, dict) and all(isinstance(v, str | int | float) for v in rules.values())
+        for rules in value.values()
+    ):
+        raise PluginError(
+            "TERCEL_PLUGINS_NAMESPACE_VERSIONS must map each namespace to {type, distribution or '*': version}"
+        )
+    return {str(ns): {str(k): str(v) for k, v in rules.items()} for ns, rules in value.items()}
+
+
+def _version_key(text: str) -> tuple[int, Any]:
+    from packaging.version import InvalidVersion, Version
+
+    try:
+        return (1, Version(text))
+    except InvalidVersion:
+        return (0, text)
+
+
+def _better_default(new: TypeInfo, old: TypeInfo) -> bool:
+    """Which version `get_type` answers: the main environment's, else the newest."""
+    if old.isolated != new.isolated:
+        return old.isolated
+    return _version_key(new.version) > _version_key(old.version)
 
 
 def _name_and_version(dist: Any, fallback: str) -> tuple[str, str]:

@@ -48,7 +48,7 @@ from tercel.engine import (
 )
 from tercel.errors import TercelError
 from tercel.flows import Flow, TaskNode
-from tercel.plugins import PluginManager
+from tercel.plugins import PluginManager, TypeInfo
 from tercel.settings import Settings
 
 from ._codec import decode_execution, decode_typed, encode_header, encode_task_run
@@ -148,7 +148,7 @@ class Runtime:
 
         self.settings = settings or Settings()
         self.settings.home.mkdir(parents=True, exist_ok=True)
-        self.plugins = (plugins or PluginManager(cache_dir=self.settings.cache_dir)).discover()
+        self.plugins = (plugins or self.settings.plugin_manager()).discover()
         self.db = Database.open(str(self.settings.database_url))
         self.db.create_schema()
         assert self.settings.storage_path is not None
@@ -172,6 +172,7 @@ class Runtime:
         self._logs: list[LogEntry] = []
         self._running: dict[str, tuple[asyncio.Task[Any], TaskRunContext | None]] = {}
         self._threads = ThreadPoolExecutor(self.settings.worker_threads, thread_name_prefix="tercel-task")
+        self._hosts: Any = None
         self._wake_executor = asyncio.Event()
         self._wake_worker = asyncio.Event()
         self._tasks: list[asyncio.Task[Any]] = []
@@ -245,6 +246,10 @@ class Runtime:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
         self._tasks.clear()
+        if self._hosts is not None:
+            with contextlib.suppress(Exception):
+                await self._hosts.close()
+            self._hosts = None
         self._flush_logs()
         self.db.queue.remove_listener(self._on_queue_put)
         if self._pg_listener is not None:
@@ -351,7 +356,7 @@ class Runtime:
                 raise TercelError(f"flow {ex.namespace}.{ex.flow_id} revision {ex.flow_revision} is gone")
             from tercel.flows import load_flow
 
-            flow = load_flow(record.source, self.plugins, name=f"{ex.namespace}.{ex.flow_id}")
+            flow = load_flow(record.source, self.plugins, name=f"{ex.namespace}.{ex.flow_id}", lock=record.lock)
             flow.revision = record.revision
             self.register_flow(flow, persist=False)
             executor = self._executors[key]
@@ -461,7 +466,7 @@ class Runtime:
         if flow is None:
             from tercel.flows import load_flow
 
-            flow = load_flow(record.source, self.plugins, name=f"{namespace}.{flow_id}")
+            flow = load_flow(record.source, self.plugins, name=f"{namespace}.{flow_id}", lock=record.lock)
             flow.revision = record.revision
             self.register_flow(flow, persist=False)
         return flow
@@ -1114,7 +1119,7 @@ class Runtime:
                 outputs = cached
                 emit("INFO", "outputs reused from the task cache")
             else:
-                outputs = await self._execute(node, ctx, phase)
+                outputs = await self._execute(node, ctx, phase, ex.plugins)
                 if cache_uri and cache_ttl is not None:
                     self._task_cache_put(cache_uri, outputs, cache_ttl)
         except asyncio.CancelledError:
@@ -1231,8 +1236,13 @@ class Runtime:
                 return self.settings.tmp_dir / ex.id / f"wd-{run.id}"
         return None
 
-    async def _execute(self, node: TaskNode, ctx: TaskRunContext, phase: str | None = None) -> dict[str, Any] | None:
-        cls = self.plugins.load_class(node.type)
+    async def _execute(
+        self, node: TaskNode, ctx: TaskRunContext, phase: str | None = None, lock: Mapping[str, Any] | None = None
+    ) -> dict[str, Any] | None:
+        info = self.plugins.locked_type(node.type, lock or {}, task_id=node.id)
+        if info.isolated:
+            return await self._execute_in_host(info, node, ctx, phase)
+        cls = self.plugins.load_class(info)
         try:
             task = cls.model_validate(node.spec)
         except Exception as exc:
@@ -1261,6 +1271,39 @@ class Runtime:
 
             raise _Timeout(f"task '{node.id}' timed out after {format_duration(timedelta(seconds=timeout or 0))}") from None
         return _outputs_dict(result)
+
+    async def _execute_in_host(
+        self, info: TypeInfo, node: TaskNode, ctx: TaskRunContext, phase: str | None
+    ) -> dict[str, Any] | None:
+        """A task of a plugin version installed in an environment of its own: its plugin host
+        runs it (DESIGN §6); a host that dies fails this task run only, and retry applies."""
+        from tercel.plugins._hosts import HostSpec
+
+        timeout = None
+        if node.spec.get("timeout") is not None:
+            from tercel_sdk import Duration, Property
+
+            timeout = ctx.render(Property(node.spec["timeout"], Duration, "timeout")).total_seconds()
+        spec = HostSpec(info.distribution, info.version, info.python)  # type: ignore[arg-type]
+        run = self.hosts.run(spec, info.class_path, node.spec, ctx, phase=phase)
+        try:
+            return await asyncio.wait_for(run, timeout) if timeout is not None else await run
+        except TimeoutError:
+            ctx.cancel()
+            from datetime import timedelta
+
+            from tercel_sdk import format_duration
+
+            raise _Timeout(f"task '{node.id}' timed out after {format_duration(timedelta(seconds=timeout or 0))}") from None
+
+    @property
+    def hosts(self) -> Any:
+        """The plugin hosts of this process (started on first use, bounded, idle ones stop)."""
+        if self._hosts is None:
+            from tercel.plugins._hosts import HostPool
+
+            self._hosts = HostPool(max_hosts=self.settings.plugin_hosts, idle_timeout=self.settings.plugin_host_idle)
+        return self._hosts
 
     # -- logs ----------------------------------------------------------------------------------
     def _log(self, entry: LogEntry) -> None:

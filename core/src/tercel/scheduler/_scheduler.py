@@ -447,7 +447,7 @@ class Scheduler:
         if "triggers" not in record.source:  # no trigger to look for: no need to parse it
             return _LoadedFlow(record.revision, [], set())
         try:
-            flow = load_flow(record.source, self.runtime.plugins, name=name)
+            flow = load_flow(record.source, self.runtime.plugins, name=name, lock=record.lock)
         except Exception as exc:
             log.error("flow %s revision %s cannot be loaded, its triggers wait: %s", name, record.revision, exc)
             if known is not None:

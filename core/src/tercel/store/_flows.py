@@ -83,15 +83,21 @@ class FlowRepository:
     ) -> int:
         """Store ``source`` as the next revision and return its number.
 
-        A source byte-identical to the latest live revision creates nothing and returns that
-        revision (the lock and validated form of the stored revision are kept). Saving a
-        deleted flow creates a new live revision.
+        A source byte-identical to the latest live revision, resolved to the same plugin lock,
+        creates nothing and returns that revision. The same source with another lock (a plugin
+        version installed or removed since) is a new revision: a revision's code never changes.
+        Saving a deleted flow creates a new live revision.
         """
         with use(self.db, conn) as c:
             # PostgreSQL: serialize saves of one flow (read latest, insert next revision)
             self.db.serialize(c, "flow", namespace, flow_id)
             latest = self._latest(c, namespace, flow_id)
-            if latest is not None and not latest[_DELETED] and latest[_SOURCE] == source:
+            if (
+                latest is not None
+                and not latest[_DELETED]
+                and latest[_SOURCE] == source
+                and _json.loads(latest[_LOCK]) == lock
+            ):
                 return int(latest[_REVISION])
             revision = 1 if latest is None else latest[_REVISION] + 1
             self._insert(
