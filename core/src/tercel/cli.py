@@ -70,6 +70,21 @@ def _parser(invoked: str | None = None) -> argparse.ArgumentParser:
     pdoc.add_argument("--json", action="store_true", help="the type's manifest entry as JSON")
     pdoc.add_argument("--schema", action="store_true", help="only the type's JSON Schema")
     psub.add_parser("schema", help="print the JSON Schema of a flow (for editors)")
+    pinstall = psub.add_parser(
+        "install",
+        help="install plugin versions, each in an environment of its own (a requirement, a wheel file or a project folder)",
+    )
+    pinstall.add_argument("requirements", nargs="+", metavar="REQUIREMENT", help="'tercel-plugin-x==1.2.0', 'tercel-plugin-x>=2', a .whl file or a folder")
+    pinstall.add_argument("--index-url", help="an index searched first for every name (e.g. tercel's registry); the default index still serves dependencies")
+    pinstall.add_argument("--extra-index-url", action="append", default=[], metavar="URL")
+    pinstall.add_argument("--find-links", action="append", default=[], metavar="PATH_OR_URL", help="a folder or page of wheels")
+    pinstall.add_argument("--no-index", action="store_true", help="only --find-links, no index at all")
+    pinstall.add_argument("--json", action="store_true")
+    puninstall = psub.add_parser("uninstall", help="remove installed plugin versions (NAME==VERSION)")
+    puninstall.add_argument("requirements", nargs="+", metavar="NAME==VERSION")
+    puninstall.add_argument("--json", action="store_true")
+    plocks = psub.add_parser("locks", help="list the flows whose saved plugin lock names a version that is not installed")
+    plocks.add_argument("--json", action="store_true")
     return parser
 
 
@@ -103,6 +118,10 @@ def main(argv: list[str] | None = None) -> int:
                 return _cmd_plugins_doc(args)
             if args.plugins_command == "schema":
                 return _cmd_plugins_schema(args)
+            if args.plugins_command in ("install", "uninstall", "locks"):
+                from tercel import _plugins_cli
+
+                return int(getattr(_plugins_cli, args.plugins_command)(args))
             parser.parse_args(["plugins", "--help"])
         parser.print_help()
         return 0 if args.command is None else 2
@@ -308,10 +327,17 @@ def _cmd_plugins_list(args: argparse.Namespace) -> int:
     if args.plugins:
         return _list_distributions(plugins, as_json=args.json)
     types = plugins.canonical_types()
+
+    def versions(t: Any) -> list[str]:
+        from tercel.plugins._manager import version_sort_key
+
+        return sorted(plugins.type_versions(t.name), key=version_sort_key)
+
     if args.json:
         json.dump(
             [
-                {"type": t.name, "aliases": t.aliases, "kind": t.kind, "distribution": t.distribution, "version": t.version, "title": t.entry.get("title")}
+                {"type": t.name, "aliases": t.aliases, "kind": t.kind, "distribution": t.distribution, "version": t.version,
+                 "versions": versions(t), "title": t.entry.get("title")}
                 for t in types
             ],
             sys.stdout,
@@ -319,7 +345,7 @@ def _cmd_plugins_list(args: argparse.Namespace) -> int:
         )
         print()
         return 0
-    rows = [(t.name, t.kind, f"{t.distribution} {t.version}", t.entry.get("title", "")) for t in types]
+    rows = [(t.name, t.kind, f"{t.distribution} {', '.join(versions(t))}", t.entry.get("title", "")) for t in types]
     widths = [max([len(h), *(len(r[i]) for r in rows)]) for i, h in enumerate(("TYPE", "KIND", "PLUGIN", "TITLE"))]
     print("  ".join(h.ljust(w) for h, w in zip(("TYPE", "KIND", "PLUGIN", "TITLE"), widths, strict=True)).rstrip())
     for row in rows:
@@ -333,20 +359,24 @@ def _cmd_plugins_list(args: argparse.Namespace) -> int:
 def _list_distributions(plugins: Any, *, as_json: bool) -> int:
     """One entry per installed plugin version: its types, where it is installed, and whether it
     is usable (read from the manifests: no plugin is imported)."""
-    from tercel.plugins._manager import plugin_location
+    from tercel.plugins._manager import plugin_location, version_sort_key
 
     entries = []
-    for info in sorted(plugins.plugins.values(), key=lambda p: (p.distribution, p.version)):
+    for info in sorted(plugins.installed_versions(), key=lambda p: (p.distribution, version_sort_key(p.version))):
         types = sorted(t["type"] for t in (info.manifest or {}).get("types", ()))
-        location = "built in" if info.builtin else str(plugin_location(info.module) or "?")
+        if info.location is not None:
+            location = str(info.location)
+        else:
+            location = "built in" if info.builtin else str(plugin_location(info.module) or "?")
         entries.append({"distribution": info.distribution, "version": info.version, "types": types,
-                        "location": location, "error": info.error})
+                        "location": location, "runs": "plugin host" if info.python is not None else "in-process",
+                        "error": info.error})
     if as_json:
         json.dump(entries, sys.stdout, indent=2)
         print()
         return 0
     for entry in entries:
-        state = f"UNUSABLE: {entry['error']}" if entry["error"] else f"{len(entry['types'])} types"
+        state = f"UNUSABLE: {entry['error']}" if entry["error"] else f"{len(entry['types'])} types, {entry['runs']}"
         print(f"{entry['distribution']} {entry['version']}  ({state})  {entry['location']}")
         for name in entry["types"]:
             print(f"    {name}")

@@ -14,6 +14,7 @@ import importlib
 import importlib.util
 import json
 import os
+import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from importlib import metadata
@@ -155,6 +156,8 @@ class PluginManager:
         self.types: dict[str, TypeInfo] = {}
         #: canonical type name → version → the type in that version
         self._versions: dict[str, dict[str, TypeInfo]] = {}
+        self._environments_stamp: tuple[Any, ...] | None = None
+        self._environments_checked = 0.0
         self.problems: list[str] = []
         self._classes: dict[str, type] = {}
         self._pm: pluggy.PluginManager | None = None
@@ -189,26 +192,85 @@ class PluginManager:
     def _discover_environments(self) -> None:
         """Plugin versions installed in environments of their own: read from their records only."""
         root = self.environments_root
+        self._environments_stamp = _environments_stamp(root)
         if root is None or not root.is_dir():
             return
         from ._environments import PluginEnvironments
 
         for env in PluginEnvironments(root).list():
-            name, version = env.distribution, env.version
-            if name in self.blocked or f"{name}=={version}" in self.blocked:
-                continue
-            if not self.autoload and name not in self.allowed:
-                continue
-            main = self.plugins.get(name)
-            if main is not None and main.version == version and not main.error:
-                continue  # the same version is importable here: it runs in-process
-            info = PluginInfo(
-                distribution=name, version=version, module=env.module,
-                manifest={**env.manifest, "distribution": name, "version": version},
-                python=env.python, location=env.path,
-            )
-            self.environments.append(info)
-            self._register_types(info)
+            self.add_environment(env.distribution, env.version, env.module, env.manifest, env.python, env.path)
+
+    def add_environment(
+        self, distribution: str, version: str, module: str, manifest: Mapping[str, Any], python: Path, location: Path
+    ) -> PluginInfo | None:
+        """Register a plugin version installed in an environment of its own (its tasks run in a
+        plugin host started from `python`). Skipped when blocked, or when the same version is
+        importable here (it then runs in-process)."""
+        if distribution in self.blocked or f"{distribution}=={version}" in self.blocked:
+            return None
+        if not self.autoload and distribution not in self.allowed:
+            return None
+        main = self.plugins.get(distribution)
+        if main is not None and main.version == version and not main.error:
+            return None
+        info = PluginInfo(
+            distribution=distribution, version=version, module=module,
+            manifest={**manifest, "distribution": distribution, "version": version},
+            python=python, location=location,
+        )
+        self.environments.append(info)
+        self._register_types(info)
+        return info
+
+    def refresh_environments(self, *, force: bool = False) -> bool:
+        """See plugin versions installed or removed since discovery (by this process or another
+        sharing `TERCEL_HOME`); True if anything changed. Cheap when nothing did: one stat per
+        distribution folder, at most once a second unless `force`."""
+        self.discover()
+        now = time.monotonic()
+        if not force and now - self._environments_checked < 1.0:
+            return False
+        self._environments_checked = now
+        if not force and _environments_stamp(self.environments_root) == self._environments_stamp:
+            return False
+        before = {(i.distribution, i.version) for i in self.environments}
+        root = self.environments_root
+        kept = []  # environments registered by hand (tests, embedders) stay
+        for info in self.environments:
+            if root is not None and info.location is not None and root in info.location.parents:
+                self._unregister_types(info)
+            else:
+                kept.append(info)
+        self.environments = kept
+        self._discover_environments()
+        return before != {(i.distribution, i.version) for i in self.environments}
+
+    def _unregister_types(self, info: PluginInfo) -> None:
+        for entry in (info.manifest or {}).get("types", ()):
+            canonical = entry["type"]
+            versions = self._versions.get(canonical, {})
+            if versions.get(info.version) is not None and versions[info.version].distribution == info.distribution:
+                del versions[info.version]
+            for name in (canonical, *entry.get("aliases", ())):
+                current = self.types.get(name)
+                if current is None or current.distribution != info.distribution or current.version != info.version:
+                    continue
+                remaining = list(versions.values())
+                if remaining:
+                    best = remaining[0]
+                    for other in remaining[1:]:
+                        if _better_default(other, best):
+                            best = other
+                    self.types[name] = TypeInfo(name, best.distribution, best.version, best.entry, best.python)
+                else:
+                    del self.types[name]
+            if not versions:
+                self._versions.pop(canonical, None)
+
+    def installed_versions(self) -> list[PluginInfo]:
+        """Every installed plugin version: the main environment's, then those in their own."""
+        self.discover()
+        return [*self.plugins.values(), *self.environments]
 
     def add_module(self, module: Any, *, distribution: str, version: str, builtin: bool = False) -> None:
         """Register a plugin module directly (built-ins, tests) as if it were installed."""
@@ -274,6 +336,8 @@ class PluginManager:
         """The type of that name or alias, or `UnknownType` with did-you-mean suggestions."""
         self.discover()
         info = self.types.get(name)
+        if info is None and self.refresh_environments():
+            info = self.types.get(name)  # installed since discovery
         if info is None:
             raise UnknownType(name, self.suggest(name))
         return info
@@ -311,10 +375,15 @@ class PluginManager:
 
         default = self.get_type(name)
         versions = self.type_versions(name)
+        if (locked is not None and locked not in versions and self.refresh_environments(force=True)) or (
+            locked is None and self.refresh_environments()
+        ):
+            versions = self.type_versions(name)  # installed or removed since discovery
+            default = self.get_type(name)
         if locked is not None:
             info = versions.get(locked)
             if info is None:
-                shown = ", ".join(sorted(versions, key=_version_key)) or "none"
+                shown = ", ".join(sorted(versions, key=version_sort_key)) or "none"
                 raise VersionChoiceError(
                     f"the flow's lock needs {default.distribution} {locked}, which is no longer installed "
                     f"(installed: {shown}); reinstall it, or save the flow again to resolve a new lock"
@@ -452,7 +521,20 @@ def parse_namespace_versions(text: str | None) -> dict[str, dict[str, str]]:
     return {str(ns): {str(k): str(v) for k, v in rules.items()} for ns, rules in value.items()}
 
 
-def _version_key(text: str) -> tuple[int, Any]:
+def _environments_stamp(root: Path | None) -> tuple[Any, ...] | None:
+    """What changes when a version is installed or removed under `root` (folder times)."""
+    if root is None:
+        return None
+    try:
+        stamps: list[Any] = [root.stat().st_mtime_ns]
+        with os.scandir(root) as entries:
+            stamps.extend(sorted((e.name, e.stat().st_mtime_ns) for e in entries if e.is_dir() and not e.name.startswith(".")))
+        return tuple(stamps)
+    except OSError:
+        return None
+
+
+def version_sort_key(text: str) -> tuple[int, Any]:
     from packaging.version import InvalidVersion, Version
 
     try:
@@ -465,7 +547,7 @@ def _better_default(new: TypeInfo, old: TypeInfo) -> bool:
     """Which version `get_type` answers: the main environment's, else the newest."""
     if old.isolated != new.isolated:
         return old.isolated
-    return _version_key(new.version) > _version_key(old.version)
+    return version_sort_key(new.version) > version_sort_key(old.version)
 
 
 def _name_and_version(dist: Any, fallback: str) -> tuple[str, str]:

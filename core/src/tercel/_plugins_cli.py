@@ -1,0 +1,130 @@
+"""`tercel plugins install | uninstall | locks`: plugin versions side by side, from the shell.
+
+Each version gets an environment of its own under `TERCEL_HOME/plugins/` (DESIGN §6). Removing
+one lists the saved flows whose lock needed it, so nothing breaks silently.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from tercel.settings import Settings
+
+__all__ = ["install", "locks", "uninstall"]
+
+
+def install(args: argparse.Namespace) -> int:
+    from tercel.plugins._environments import PluginEnvironments
+
+    settings = Settings()
+    envs = PluginEnvironments(settings.plugins_dir)
+    results = []
+    for requirement in args.requirements:
+        result = envs.install(
+            requirement,
+            index_url=args.index_url,
+            extra_index_urls=args.extra_index_url,
+            find_links=args.find_links,
+            no_index=args.no_index,
+        )
+        env = result.environment
+        results.append({**_env_json(env), "created": result.created})
+        if not args.json:
+            verb = "installed" if result.created else "already installed"
+            names = sorted(t["type"] for t in env.manifest.get("types", ()))
+            print(f"{verb} {env.distribution} {env.version} in {env.path}")
+            for name in names:
+                print(f"    {name}")
+    if args.json:
+        json.dump(results, sys.stdout, indent=2)
+        print()
+    return 0
+
+
+def uninstall(args: argparse.Namespace) -> int:
+    from tercel.plugins._environments import PluginEnvironments
+
+    settings = Settings()
+    envs = PluginEnvironments(settings.plugins_dir)
+    removed = []
+    for text in args.requirements:
+        name, version = _name_version(text, envs)
+        env = envs.uninstall(name, version)
+        removed.append(_env_json(env))
+        if not args.json:
+            print(f"uninstalled {env.distribution} {env.version}")
+    broken = _broken(settings)
+    if args.json:
+        json.dump({"uninstalled": removed, "brokenLocks": [b.to_dict() for b in broken]}, sys.stdout, indent=2)
+        print()
+    elif broken:
+        print("\nthese saved flows are locked to a version that is no longer installed; their next execution fails:")
+        for lock in broken:
+            print(f"    {lock}")
+        print("reinstall the version, or save each flow again to resolve a new lock")
+    return 0
+
+
+def locks(args: argparse.Namespace) -> int:
+    broken = _broken(Settings())
+    if args.json:
+        json.dump([b.to_dict() for b in broken], sys.stdout, indent=2)
+        print()
+    elif not broken:
+        print("every saved flow's plugin lock is met")
+    else:
+        for lock in broken:
+            print(lock)
+    return 1 if broken else 0
+
+
+def _name_version(text: str, envs: Any) -> tuple[str, str]:
+    """`name==version`, or a bare name when exactly one version of it is installed."""
+    from tercel.errors import TercelError
+
+    name, sep, version = text.partition("==")
+    name = name.strip().lower().replace("_", "-")
+    if sep:
+        return name, version.strip()
+    versions = sorted(e.version for e in envs.list() if e.distribution == name)
+    if len(versions) == 1:
+        return name, versions[0]
+    if not versions:
+        raise TercelError(f"{name} has no version installed in an environment of its own (`tercel plugins list --plugins`)")
+    raise TercelError(f"{name} has several versions installed ({', '.join(versions)}): say which, e.g. {name}=={versions[0]}")
+
+
+def _broken(settings: Settings) -> list[Any]:
+    """The broken locks of the saved flows of this instance's database (none if it has none)."""
+    from tercel.flows import broken_locks
+    from tercel.store import Database
+
+    url = str(settings.database_url)
+    if url.startswith("sqlite:///") and not Path(url.removeprefix("sqlite:///")).exists():
+        return []  # no database yet: no saved flow
+    db = Database.open(url)
+    try:
+        db.create_schema()
+        revisions = db.flows.list()
+    finally:
+        db.close()
+    return broken_locks(revisions, settings.plugin_manager().discover())
+
+
+def _env_json(env: Any) -> dict[str, Any]:
+    return {
+        "distribution": env.distribution,
+        "version": env.version,
+        "location": str(env.path),
+        "python": str(env.python),
+        "types": sorted(t["type"] for t in env.manifest.get("types", ())),
+        "sdkVersion": env.sdk_version,
+        "sdkRequirement": env.sdk_requirement,
+        "fingerprint": env.fingerprint,
+        "installedAt": env.installed_at,
+        "source": env.source,
+    }
