@@ -515,6 +515,22 @@ def test_replay_copies_what_ran_before_and_runs_from_the_chosen_task_run() -> No
     assert h.ex.task_runs[2].state.current is State.SUCCESS  # the original is untouched
 
 
+def test_a_replay_runs_the_plugin_versions_of_the_revision_it_replays_on() -> None:
+    from dataclasses import replace
+
+    from tercel.engine import prepare_replay
+
+    h = Harness(flow(f"  - id: a\n{LOG}"))
+    assert h.run() is State.SUCCESS
+    h.ex.plugins = {"tercel.core.Log": {"distribution": "tercel-plugin-core", "version": "0.9.0"}}  # what it ran with
+    ids = iter(f"new{i}" for i in range(100))
+    same = prepare_replay(h.flow, h.ex, None, lambda: next(ids), h.tick())
+    assert same.plugins == h.ex.plugins
+    newer = replace(h.flow, revision=h.flow.revision + 1)
+    other = prepare_replay(newer, h.ex, None, lambda: next(ids), h.tick(), revision=newer.revision)
+    assert other.plugins == h.flow.lock and other.flow_revision == newer.revision
+
+
 def test_replay_of_a_nested_task_run_reruns_its_parents_and_drops_what_followed() -> None:
     from tercel.engine import prepare_replay
 

@@ -147,7 +147,8 @@ def prepare_replay(
         labels={k: v for k, v in ex.labels.items() if k != RESTARTED_LABEL},
         inputs=dict(ex.inputs),
         variables={k: v for k, v in ex.variables.items() if k not in (KILL_STATE_KEY, "__finalState")},
-        plugins=dict(ex.plugins),
+        # the same revision runs the same plugin versions; another revision runs its own lock
+        plugins=dict(ex.plugins) if (revision or ex.flow_revision) == ex.flow_revision else dict(flow.lock),
         trigger=ex.trigger,
         original_id=ex.original_id or ex.id,
         attempt_number=ex.attempt_number + 1,
