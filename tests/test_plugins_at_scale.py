@@ -30,7 +30,7 @@ def test_300_installed_plugins_are_listed_and_used_without_importing_them(tmp_pa
     assert "tercel-plugin-farm-150 1.0.0" in listed.stdout
     by_plugin = _tercel(site, tmp_path / "home", "plugins", "list", "--plugins")
     assert by_plugin.returncode == 0, by_plugin.stderr
-    assert f"tercel-plugin-farm-150 1.0.0  (1 types)  {site / 'tercel_plugin_farm_150'}\n    {type_name(150)}\n" in by_plugin.stdout
+    assert f"tercel-plugin-farm-150 1.0.0  (1 types, in-process)  {site / 'tercel_plugin_farm_150'}\n    {type_name(150)}\n" in by_plugin.stdout
     assert "tercel-plugin-core 1.0.0  (" in by_plugin.stdout
     flow = tmp_path / "flow.yaml"
     flow.write_text(

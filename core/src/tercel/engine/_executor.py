@@ -220,6 +220,7 @@ class Executor:
         self.flow = flow
         self.ports = ports
         self._instances: dict[str, Any] = {}
+        self._retry_policies: dict[str, Any] = {}
         self._error_message = error_message or (lambda exc: f"{type(exc).__name__}: {exc}")
 
     # -- events ---------------------------------------------------------------------------
@@ -537,7 +538,7 @@ class Executor:
     def _retry_delay(self, node: TaskNode, tr: TaskRun, now: datetime) -> float | None:
         """The task's own `retry`, else the flow's (`behavior: RETRY_FAILED_TASK`, the default)."""
         if node.spec.get("retry"):
-            policy = self._instance(node).retry
+            policy = self._task_retry(node)
         else:
             policy = self._flow_retry()
             if policy is not None and policy.behavior != "RETRY_FAILED_TASK":
@@ -569,6 +570,17 @@ class Executor:
                 policy = TypeAdapter(Retry).validate_python(raw)
             self._flow_retry_policy = policy
         return self._flow_retry_policy
+
+    def _task_retry(self, node: TaskNode) -> Any:
+        """A task's `retry` policy, parsed from its definition: the task's class may live in a
+        plugin host (another version of its plugin), so it is not instantiated here."""
+        policy = self._retry_policies.get(node.id)
+        if policy is None:
+            from pydantic import TypeAdapter
+            from tercel_sdk import Retry
+
+            policy = self._retry_policies[node.id] = TypeAdapter(Retry).validate_python(node.spec["retry"])
+        return policy
 
     def _instance(self, node: TaskNode) -> Any:
         inst = self._instances.get(node.id)

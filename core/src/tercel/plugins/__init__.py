@@ -1,6 +1,32 @@
-"""Plugins: hookspecs and the manifest-based plugin manager."""
+"""Plugins: hookspecs, the manifest-based plugin manager, per-version environments and the plugin
+hosts that run their tasks."""
+
+from typing import Any
 
 from ._manager import PluginError, PluginInfo, PluginManager, TypeInfo, UnknownType
 from .hookspecs import hookspec
 
-__all__ = ["PluginError", "PluginInfo", "PluginManager", "TypeInfo", "UnknownType", "hookspec"]
+__all__ = [
+    "HostPool",
+    "HostSpec",
+    "PluginError",
+    "PluginHostCrashed",
+    "PluginInfo",
+    "PluginManager",
+    "PluginTaskError",
+    "TypeInfo",
+    "UnknownType",
+    "hookspec",
+]
+
+_HOSTS = ("HostPool", "HostSpec", "PluginHostCrashed", "PluginTaskError")
+
+
+def __getattr__(name: str) -> Any:
+    # the hosts need the SDK (and pydantic): imported when used, so that listing and validating
+    # hundreds of plugins stays cheap
+    if name in _HOSTS:
+        from . import _hosts
+
+        return getattr(_hosts, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
