@@ -358,6 +358,12 @@ class Api:
 @pytest.fixture(scope="module")
 def api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Api]:
     home = tmp_path_factory.mktemp("fuzz") / "home"
+    # plugin installs (POST /plugins/versions) resolve against indexes: offline here, so a fuzzed
+    # requirement never reaches past loopback, and its installer's refusal is what is checked
+    offline = pytest.MonkeyPatch()
+    offline.setenv("UV_OFFLINE", "1")
+    offline.setenv("PIP_NO_INDEX", "1")
+    offline.delenv("PIP_FIND_LINKS", raising=False)
     APP.app = create_app(ServerConfig.load(home=home, basic_auth_username=USER, basic_auth_password=PASSWORD))
     # An API token, not the basic-auth account: the account's password is checked with scrypt
     # (~40 ms a request), which would be most of this test's time. Both pass the same middleware.
@@ -368,6 +374,7 @@ def api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Api]:
         yield api
     finally:
         APP.stop()
+        offline.undo()
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:

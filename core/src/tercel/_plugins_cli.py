@@ -32,7 +32,7 @@ def install(args: argparse.Namespace) -> int:
             no_index=args.no_index,
         )
         env = result.environment
-        results.append({**_env_json(env), "created": result.created})
+        results.append({**env.to_json(), "created": result.created})
         if not args.json:
             verb = "installed" if result.created else "already installed"
             names = sorted(t["type"] for t in env.manifest.get("types", ()))
@@ -54,7 +54,7 @@ def uninstall(args: argparse.Namespace) -> int:
     for text in args.requirements:
         name, version = _name_version(text, envs)
         env = envs.uninstall(name, version)
-        removed.append(_env_json(env))
+        removed.append(env.to_json())
         if not args.json:
             print(f"uninstalled {env.distribution} {env.version}")
     broken = _broken(settings)
@@ -113,18 +113,3 @@ def _broken(settings: Settings) -> list[Any]:
     finally:
         db.close()
     return broken_locks(revisions, settings.plugin_manager().discover())
-
-
-def _env_json(env: Any) -> dict[str, Any]:
-    return {
-        "distribution": env.distribution,
-        "version": env.version,
-        "location": str(env.path),
-        "python": str(env.python),
-        "types": sorted(t["type"] for t in env.manifest.get("types", ())),
-        "sdkVersion": env.sdk_version,
-        "sdkRequirement": env.sdk_requirement,
-        "fingerprint": env.fingerprint,
-        "installedAt": env.installed_at,
-        "source": env.source,
-    }

@@ -55,6 +55,12 @@ class ServerConfig:
     namespace_access: dict[str, list[str]] = field(default_factory=dict)
     """Namespaces whose KV and files other namespaces' flows may use: target → readers (`*`: all);
     adds to TERCEL_NAMESPACE_ACCESS."""
+    plugin_version_default: str | None = None
+    """The version a task without a `version:` pin uses: latest, oldest or none (every task
+    pins); overrides TERCEL_PLUGINS_VERSION_DEFAULT."""
+    plugin_namespace_versions: dict[str, dict[str, str]] = field(default_factory=dict)
+    """Per namespace: type, distribution or `*` → the version used without a pin; adds to
+    TERCEL_PLUGINS_NAMESPACE_VERSIONS."""
     max_body_size: int = 100 * 1024 * 1024
     """Largest request body accepted (413 above it): flows, inputs, uploaded files."""
     basic_auth_username: str | None = None
@@ -104,7 +110,8 @@ class ServerConfig:
         aliases = {"database": "database_url", "storage": "storage_path", "flowsDir": "flows_dir",
                    "maxBodySize": "max_body_size", "workerConcurrency": "worker_concurrency", "databaseUrl": "database_url",
                    "storagePath": "storage_path", "allowedPaths": "allowed_paths",
-                   "namespaceAccess": "namespace_access"}
+                   "namespaceAccess": "namespace_access", "pluginVersionDefault": "plugin_version_default",
+                   "pluginNamespaceVersions": "plugin_namespace_versions"}
         for key, value in data.items():
             if key == "auth" and isinstance(value, dict):
                 basic = value.get("basic") or value
@@ -132,6 +139,14 @@ class ServerConfig:
                     if not isinstance(value, dict) or not all(isinstance(v, list | str) for v in value.values()):
                         raise ValueError(value)
                     value = {str(k): [str(r) for r in ([v] if isinstance(v, str) else v)] for k, v in value.items()}
+                elif name == "plugin_namespace_versions":
+                    if not isinstance(value, dict) or not all(isinstance(v, dict) for v in value.values()):
+                        raise ValueError(value)
+                    value = {str(ns): {str(k): str(v) for k, v in rules.items()} for ns, rules in value.items()}
+                elif name == "plugin_version_default":
+                    if str(value) not in ("latest", "oldest", "none"):
+                        raise ValueError(value)
+                    value = str(value)
                 elif name == "allowed_paths":
                     items = value if isinstance(value, list) else str(value).split(os.pathsep)
                     value = [Path(str(v)).expanduser().absolute() for v in items if str(v).strip()]
@@ -163,4 +178,8 @@ class ServerConfig:
         settings.allowed_paths = [*settings.allowed_paths, *self.allowed_paths]
         for target, readers in self.namespace_access.items():
             settings.namespace_access.setdefault(target, []).extend(readers)
+        if self.plugin_version_default is not None:
+            settings.plugin_version_default = self.plugin_version_default
+        for namespace, rules in self.plugin_namespace_versions.items():
+            settings.plugin_namespace_versions.setdefault(namespace, {}).update(rules)
         return settings

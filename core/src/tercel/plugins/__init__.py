@@ -9,6 +9,10 @@ from .hookspecs import hookspec
 __all__ = [
     "HostPool",
     "HostSpec",
+    "InstallError",
+    "InstallResult",
+    "PluginEnvironment",
+    "PluginEnvironments",
     "PluginError",
     "PluginHostCrashed",
     "PluginInfo",
@@ -20,6 +24,7 @@ __all__ = [
 ]
 
 _HOSTS = ("HostPool", "HostSpec", "PluginHostCrashed", "PluginTaskError")
+_ENVIRONMENTS = ("InstallError", "InstallResult", "PluginEnvironment", "PluginEnvironments")
 
 
 def __getattr__(name: str) -> Any:
@@ -29,4 +34,8 @@ def __getattr__(name: str) -> Any:
         from . import _hosts
 
         return getattr(_hosts, name)
+    if name in _ENVIRONMENTS:
+        from . import _environments
+
+        return getattr(_environments, name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
