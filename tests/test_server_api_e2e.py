@@ -101,6 +101,10 @@ ENDPOINTS = {
     "/api/v1/plugins/schemas/{kind}": {"GET"},
     "/api/v1/plugins/{type_name}": {"GET"},
     "/api/v1/plugins/{type_name}/schema": {"GET"},
+    # plugin versions: walked by tests/test_plugin_versions_e2e.py (real installs take seconds)
+    "/api/v1/plugins/versions": {"GET", "POST"},
+    "/api/v1/plugins/versions/{distribution}/{version}": {"DELETE"},
+    "/api/v1/plugins/locks": {"GET"},
     "/api/v1/triggers": {"PUT"},
     "/api/v1/triggers/search": {"GET"},
     "/api/v1/triggers/set-disabled": {"POST"},
@@ -124,7 +128,8 @@ def test_health_and_openapi_need_no_credentials_and_list_every_endpoint(server: 
     }
     assert served == ENDPOINTS, (
         "the API changed: walk the new endpoints in this module and list them in ENDPOINTS "
-        f"(new: {sorted(set(served.items()) - set(ENDPOINTS.items()))}, gone: {sorted(set(ENDPOINTS.items()) - set(served.items()))})"
+        f"(new: {sorted((p, sorted(m)) for p, m in served.items() if ENDPOINTS.get(p) != m)}, "
+            f"gone: {sorted((p, sorted(m)) for p, m in ENDPOINTS.items() if served.get(p) != m)})"
     )
     versions = _ok(api.get("/version"))
     assert set(versions) >= {"tercel-core", "tercel-server"} and all(re.match(r"\d+\.\d+", v) for v in versions.values())
