@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Any
 
 from tercel.settings import Settings
 
-__all__ = ["install", "locks", "uninstall"]
+__all__ = ["info", "install", "locks", "publish", "search", "uninstall"]
 
 
 def install(args: argparse.Namespace) -> int:
@@ -22,11 +23,16 @@ def install(args: argparse.Namespace) -> int:
 
     settings = Settings()
     envs = PluginEnvironments(settings.plugins_dir)
+    index_url = args.index_url
+    if index_url is None and (args.registry or os.environ.get("TERCEL_REGISTRY_URL")):
+        from tercel._registry_client import RegistryClient, registry_url
+
+        index_url = RegistryClient(registry_url(args.registry)).index_url  # the registry first, for every name
     results = []
     for requirement in args.requirements:
         result = envs.install(
             requirement,
-            index_url=args.index_url,
+            index_url=index_url,
             extra_index_urls=args.extra_index_url,
             find_links=args.find_links,
             no_index=args.no_index,
@@ -113,3 +119,66 @@ def _broken(settings: Settings) -> list[Any]:
     finally:
         db.close()
     return broken_locks(revisions, settings.plugin_manager().discover())
+
+
+def publish(args: argparse.Namespace) -> int:
+    from tercel._registry_client import RegistryClient, registry_url
+
+    client = RegistryClient(registry_url(args.registry), args.token or os.environ.get("TERCEL_REGISTRY_TOKEN"))
+    files = [Path(f) for f in args.files]
+    missing = [str(f) for f in files if not f.is_file()]
+    if missing:
+        from tercel.errors import TercelError
+
+        raise TercelError(f"no such file: {', '.join(missing)}")
+    for path in files:
+        client.upload(path)
+        print(f"published {path.name} to {client.url}")
+    return 0
+
+
+def search(args: argparse.Namespace) -> int:
+    from tercel._registry_client import RegistryClient, registry_url
+
+    found = RegistryClient(registry_url(args.registry)).search(" ".join(args.words))
+    if args.json:
+        json.dump(found, sys.stdout, indent=2)
+        print()
+        return 0
+    items = found.get("items") or found.get("results") or []
+    if not items:
+        print(f"no plugin matches {' '.join(args.words)!r}")
+        return 0
+    rows = [(str(i.get("name")), str(i.get("latestVersion") or i.get("version") or ""), str(i.get("summary") or "")) for i in items]
+    widths = [max(len(h), *(len(r[c]) for r in rows)) for c, h in enumerate(("NAME", "LATEST", "SUMMARY"))]
+    print("  ".join(h.ljust(w) for h, w in zip(("NAME", "LATEST", "SUMMARY"), widths, strict=True)).rstrip())
+    for row in rows:
+        print("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip())
+    total = found.get("total")
+    if isinstance(total, int) and total > len(rows):
+        print(f"({len(rows)} of {total} shown)")
+    return 0
+
+
+def info(args: argparse.Namespace) -> int:
+    from tercel._registry_client import RegistryClient, registry_url
+
+    client = RegistryClient(registry_url(args.registry))
+    name, sep, version = args.plugin.partition("==")
+    doc = client.version(name.strip(), version.strip()) if sep else client.plugin(name.strip())
+    if args.json:
+        json.dump(doc, sys.stdout, indent=2)
+        print()
+        return 0
+    title = f"{doc.get('name', name)} {doc.get('version') or doc.get('latestVersion') or ''}".strip()
+    print(title)
+    if doc.get("summary"):
+        print(f"  {doc['summary']}")
+    if doc.get("sdkRequirement"):
+        print(f"  tercel-plugin-sdk {doc['sdkRequirement']}")
+    for entry in doc.get("versions") or ():
+        yanked = f"  (yanked: {entry.get('yankedReason') or 'yes'})" if entry.get("yanked") else ""
+        print(f"  {entry.get('version')}{yanked}")
+    for entry in doc.get("types") or ():
+        print(f"  {entry.get('type')}  [{entry.get('kind')}]  {entry.get('title') or ''}".rstrip())
+    return 0

@@ -79,10 +79,23 @@ def _parser(invoked: str | None = None) -> argparse.ArgumentParser:
     pinstall.add_argument("--extra-index-url", action="append", default=[], metavar="URL")
     pinstall.add_argument("--find-links", action="append", default=[], metavar="PATH_OR_URL", help="a folder or page of wheels")
     pinstall.add_argument("--no-index", action="store_true", help="only --find-links, no index at all")
+    pinstall.add_argument("--registry", help="a tercel registry whose index is searched first (default: TERCEL_REGISTRY_URL, if set)")
     pinstall.add_argument("--json", action="store_true")
     puninstall = psub.add_parser("uninstall", help="remove installed plugin versions (NAME==VERSION)")
     puninstall.add_argument("requirements", nargs="+", metavar="NAME==VERSION")
     puninstall.add_argument("--json", action="store_true")
+    ppublish = psub.add_parser("publish", help="publish wheels and sdists to a tercel registry (checked there first)")
+    ppublish.add_argument("files", nargs="+", metavar="FILE", help="e.g. dist/*")
+    ppublish.add_argument("--registry", help="the registry (default: TERCEL_REGISTRY_URL)")
+    ppublish.add_argument("--token", help="a registry token (default: TERCEL_REGISTRY_TOKEN)")
+    psearch = psub.add_parser("search", help="search a tercel registry's plugins by name, type and keyword")
+    psearch.add_argument("words", nargs="+")
+    psearch.add_argument("--registry", help="the registry (default: TERCEL_REGISTRY_URL)")
+    psearch.add_argument("--json", action="store_true")
+    pinfo = psub.add_parser("info", help="a plugin of a tercel registry: its versions, or one version's types")
+    pinfo.add_argument("plugin", metavar="NAME[==VERSION]")
+    pinfo.add_argument("--registry", help="the registry (default: TERCEL_REGISTRY_URL)")
+    pinfo.add_argument("--json", action="store_true")
     plocks = psub.add_parser("locks", help="list the flows whose saved plugin lock names a version that is not installed")
     plocks.add_argument("--json", action="store_true")
     return parser
@@ -118,7 +131,7 @@ def main(argv: list[str] | None = None) -> int:
                 return _cmd_plugins_doc(args)
             if args.plugins_command == "schema":
                 return _cmd_plugins_schema(args)
-            if args.plugins_command in ("install", "uninstall", "locks"):
+            if args.plugins_command in ("install", "uninstall", "locks", "publish", "search", "info"):
                 from tercel import _plugins_cli
 
                 return int(getattr(_plugins_cli, args.plugins_command)(args))

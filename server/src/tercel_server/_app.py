@@ -104,21 +104,42 @@ def create_app(config: ServerConfig, *, runtime: Runtime | None = None) -> Lites
         return closing
 
     auth = type("ServerAuth", (AuthMiddleware,), {"credentials": credentials})
+    handlers: list[Any] = [
+        FlowsController, ExecutionsController, LogsController, SystemController,
+        KVController, NamespaceFilesController, PluginsController, FlowGraphController,
+        ExecutionFilesController, MetricsController, WebhooksController, TriggersController,
+    ]
+    lifespans: list[Any] = [lifespan]
+    excluded = [*PUBLIC_PATHS, "^/api/v1/openapi"]
+    if config.with_registry:  # the registry's routes, with its own tokens, under /registry
+        mount = _registry_mount(config)
+        handlers.append(mount.router)
+        lifespans.append(mount.lifespan)
+        excluded.append(mount.auth_exclude)
     return Litestar(
-        route_handlers=[
-            FlowsController, ExecutionsController, LogsController, SystemController,
-            KVController, NamespaceFilesController, PluginsController, FlowGraphController,
-            ExecutionFilesController, MetricsController, WebhooksController, TriggersController,
-        ],
+        route_handlers=handlers,
         dependencies={
             "runtime": Provide(provide_runtime, sync_to_thread=False),
             "scheduler": Provide(provide_scheduler, sync_to_thread=False),
             "closing": Provide(provide_closing, sync_to_thread=False),
         },
-        middleware=[DefineMiddleware(auth, exclude=[*PUBLIC_PATHS, "^/api/v1/openapi"])],
+        middleware=[DefineMiddleware(auth, exclude=excluded)],
         exception_handlers=exception_handlers,
-        lifespan=[lifespan],
+        lifespan=lifespans,
         request_max_body_size=config.max_body_size,
         openapi_config=OpenAPIConfig(title="tercel", version="1", path="/api/v1/openapi"),
         debug=False,
     )
+
+
+def _registry_mount(config: ServerConfig) -> Any:
+    """tercel-registry mounted at `/registry`, its data in `<home>/registry` (as `tercel registry
+    serve` keeps it in `$TERCEL_HOME/registry`, so either serves the same registry)."""
+    try:
+        from tercel_registry import RegistryConfig, RegistryMount
+    except ImportError:
+        raise ConfigError("--with-registry needs tercel-registry: pip install tercel-registry") from None
+    import os
+
+    home = None if os.environ.get("TERCEL_REGISTRY_HOME") else config.home / "registry"
+    return RegistryMount(RegistryConfig.load(home=home), path="/registry")

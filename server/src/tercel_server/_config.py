@@ -61,6 +61,8 @@ class ServerConfig:
     plugin_namespace_versions: dict[str, dict[str, str]] = field(default_factory=dict)
     """Per namespace: type, distribution or `*` → the version used without a pin; adds to
     TERCEL_PLUGINS_NAMESPACE_VERSIONS."""
+    with_registry: bool = False
+    """Also serve the plugin registry (tercel-registry) under `/registry`, from `<home>/registry`."""
     max_body_size: int = 100 * 1024 * 1024
     """Largest request body accepted (413 above it): flows, inputs, uploaded files."""
     basic_auth_username: str | None = None
@@ -111,7 +113,7 @@ class ServerConfig:
                    "maxBodySize": "max_body_size", "workerConcurrency": "worker_concurrency", "databaseUrl": "database_url",
                    "storagePath": "storage_path", "allowedPaths": "allowed_paths",
                    "namespaceAccess": "namespace_access", "pluginVersionDefault": "plugin_version_default",
-                   "pluginNamespaceVersions": "plugin_namespace_versions"}
+                   "pluginNamespaceVersions": "plugin_namespace_versions", "withRegistry": "with_registry"}
         for key, value in data.items():
             if key == "auth" and isinstance(value, dict):
                 basic = value.get("basic") or value
@@ -154,7 +156,7 @@ class ServerConfig:
                     value = int(value)
                 elif name == "max_body_size":
                     value = _size(value, f"{where}: max_body_size")
-                elif name in ("watch", "examples", "scheduler", "executor", "worker"):
+                elif name in ("watch", "examples", "scheduler", "executor", "worker", "with_registry"):
                     value = value if isinstance(value, bool) else str(value).lower() in ("1", "true", "yes", "on")
                 elif current is None or isinstance(current, str):
                     value = str(value)

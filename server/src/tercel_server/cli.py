@@ -34,6 +34,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
         p.add_argument("--host", help="address to listen on (default 127.0.0.1)")
         p.add_argument("--flows-dir", type=Path, help="load the flows of this folder")
         p.add_argument("--watch", action="store_true", help="keep the flows of --flows-dir in sync with the folder")
+        p.add_argument("--with-registry", action="store_true",
+                       help="also serve the plugin registry (tercel-registry) under /registry, from TERCEL_HOME/registry")
     token = sub.add_parser("token", help="API tokens of the server in TERCEL_HOME (create prints the token once)")
     token.add_argument("action", choices=["create", "revoke", "list"])
     token.add_argument("name", nargs="?", help="the token's name (create, revoke)")
@@ -60,7 +62,7 @@ def _server(args: Any) -> int:
     webserver = args.server_command == "webserver"
     config = ServerConfig.load(
         getattr(args, "config", None), port=args.port, host=args.host, flows_dir=args.flows_dir, watch=args.watch or None,
-        examples=True if args.server_command == "local" else None,
+        examples=True if args.server_command == "local" else None, with_registry=args.with_registry or None,
         **({"executor": False, "worker": False, "scheduler": False} if webserver else {}),
     )
     if config.watch and config.flows_dir is None:
