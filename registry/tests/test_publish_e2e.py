@@ -5,10 +5,13 @@ as the clients implement it), tokens are scoped and revocable, the CLI manages t
 
 from __future__ import annotations
 
+import hashlib
+import io
 import json
 import sys
+import tarfile
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import httpx
@@ -270,3 +273,71 @@ def test_the_official_plugins_import_into_a_running_registry(server: RegistrySer
     junk.write_bytes(b"not a zip")
     refused = server.cli("import", str(junk))
     assert refused.returncode == 1 and refused.stderr.startswith(f"error: {junk.name}: ")
+
+
+def _rewrapped(wheel: Path, dest: Path, change: Callable[[dict[str, bytes]], dict[str, bytes]]) -> Path:
+    """The same wheel with its members changed (`change` maps name → bytes to the new members)."""
+    with zipfile.ZipFile(wheel) as archive:
+        members = {i.filename: archive.read(i) for i in archive.infolist()}
+    dest.mkdir(parents=True, exist_ok=True)
+    target = dest / wheel.name
+    with zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name, data in change(members).items():
+            archive.writestr(name, data)
+    return target
+
+
+def _sdist_with_link(dest: Path) -> Path:
+    dest.mkdir(parents=True, exist_ok=True)
+    target = dest / "tercel_plugin_linked-1.0.0.tar.gz"
+    with tarfile.open(target, "w:gz") as archive:
+        for name, text in (("PKG-INFO", "Metadata-Version: 2.1\nName: tercel-plugin-linked\nVersion: 1.0.0\n"), ("pyproject.toml", "")):
+            info = tarfile.TarInfo(f"tercel_plugin_linked-1.0.0/{name}")
+            info.size = len(text)
+            archive.addfile(info, io.BytesIO(text.encode()))
+        link = tarfile.TarInfo("tercel_plugin_linked-1.0.0/secrets")
+        link.type = tarfile.SYMTYPE
+        link.linkname = "/etc/shadow"
+        archive.addfile(link)
+    return target
+
+
+@pytest.mark.parametrize(
+    ("case", "expected"),
+    [
+        ("path", "leaves the archive"),
+        ("bomb", "bomb"),
+        ("mismatch", "METADATA says"),
+        ("not-a-zip", "is not a zip archive"),
+        ("link", "link"),
+    ],
+)
+def test_every_kind_of_bad_archive_is_refused_over_the_wire_and_nothing_is_kept(
+    server: RegistryServer, token: str, work: Path, case: str, expected: str
+) -> None:
+    """What the upload checks refuse (tested one by one in test_inspect.py), through the real
+    upload API: a 400 whose text says what and where, and no trace in the index afterwards."""
+    wheel = plugin_wheel(work / f"bad-{case}", "tercel-plugin-bad", "1.0.0")
+    dest = work / f"bad-{case}" / "out"
+    if case == "path":
+        bad = _rewrapped(wheel, dest, lambda m: {**m, "../../evil.py": b"print('owned')\n"})
+    elif case == "bomb":
+        bad = _rewrapped(wheel, dest, lambda m: {**m, "tercel_plugin_bad/zeros.bin": bytes(64 * 2**20)})
+    elif case == "mismatch":
+        def rename(members: dict[str, bytes]) -> dict[str, bytes]:
+            return {
+                k: v.replace(b"Name: tercel-plugin-bad", b"Name: tercel-plugin-other") if k.endswith("METADATA") else v
+                for k, v in members.items()
+            }
+        bad = _rewrapped(wheel, dest, rename)
+    elif case == "not-a-zip":
+        dest.mkdir(parents=True, exist_ok=True)
+        bad = dest / wheel.name
+        bad.write_bytes(b"this is not a zip at all" * 100)
+    else:
+        bad = _sdist_with_link(dest)
+    refused = upload(server.url, bad, token, sha256_digest=hashlib.sha256(bad.read_bytes()).hexdigest())
+    assert refused.status_code == 400, refused.text
+    assert refused.text.startswith(f"{bad.name}: ") and expected in refused.text, refused.text
+    name = "tercel-plugin-linked" if case == "link" else "tercel-plugin-bad"
+    assert httpx.get(f"{server.url}/simple/{name}/").status_code == 404
