@@ -5,7 +5,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -42,11 +43,15 @@ log = logging.getLogger("tercel.server")
 PUBLIC_PATHS = ["^/api/v1/health$", "^/api/v1/executions/webhook/[^/]+/[^/]+/[^/]+$"]
 
 
-def create_app(config: ServerConfig, *, runtime: Runtime | None = None) -> Litestar:
+def create_app(
+    config: ServerConfig, *, runtime: Runtime | None = None, clock: Callable[[], datetime] | None = None
+) -> Litestar:
     """The API over a runtime (created from `config` and started with the app unless given).
 
     `app.state.begin_close()` (thread- and signal-safe) tells the live streams the server is
-    stopping, so they end and the stop does not wait for their clients."""
+    stopping, so they end and the stop does not wait for their clients. `clock` is the
+    scheduler's (tests drive it)."""
+    mount = _registry_mount(config) if config.with_registry else None
     credentials = Credentials(config.home / "server" / "credentials.json")
     generated = credentials.ensure_account(config.basic_auth_username, config.basic_auth_password)
     closing = asyncio.Event()
@@ -79,9 +84,14 @@ def create_app(config: ServerConfig, *, runtime: Runtime | None = None) -> Lites
             watcher.sync()
             if config.watch:
                 watcher.start()
+        if mount is not None and config.nightly_cron:
+            from ._nightly import install_nightly
+
+            host = "127.0.0.1" if config.host in ("0.0.0.0", "::", "") else config.host
+            install_nightly(rt, mount.registry, cron=config.nightly_cron, registry_url=f"http://{host}:{config.port}/registry")
         # without its loop (`scheduler: false`), the scheduler still hears the executions this
         # process ends (Flow triggers, stopAfter) and serves the trigger endpoints
-        scheduler = Scheduler(rt, schedules=config.scheduler)
+        scheduler = Scheduler(rt, schedules=config.scheduler, clock=clock)
         await scheduler.start()
         state["scheduler"] = scheduler
         try:
@@ -111,10 +121,9 @@ def create_app(config: ServerConfig, *, runtime: Runtime | None = None) -> Lites
     ]
     lifespans: list[Any] = [lifespan]
     excluded = [*PUBLIC_PATHS, "^/api/v1/openapi"]
-    if config.with_registry:  # the registry's routes, with its own tokens, under /registry
-        mount = _registry_mount(config)
+    if mount is not None:  # the registry's routes, with its own tokens, under /registry
         handlers.append(mount.router)
-        lifespans.append(mount.lifespan)
+        lifespans.insert(0, mount.lifespan)  # open before the runtime's: the nightly flow needs it
         excluded.append(mount.auth_exclude)
     return Litestar(
         route_handlers=handlers,

@@ -63,6 +63,9 @@ class ServerConfig:
     TERCEL_PLUGINS_NAMESPACE_VERSIONS."""
     with_registry: bool = False
     """Also serve the plugin registry (tercel-registry) under `/registry`, from `<home>/registry`."""
+    nightly_cron: str = "0 2 * * *"
+    """With the registry: when the system flow `system.nightly` tests every plugin version
+    (tercel-nightly); empty to schedule nothing."""
     max_body_size: int = 100 * 1024 * 1024
     """Largest request body accepted (413 above it): flows, inputs, uploaded files."""
     basic_auth_username: str | None = None
@@ -113,7 +116,8 @@ class ServerConfig:
                    "maxBodySize": "max_body_size", "workerConcurrency": "worker_concurrency", "databaseUrl": "database_url",
                    "storagePath": "storage_path", "allowedPaths": "allowed_paths",
                    "namespaceAccess": "namespace_access", "pluginVersionDefault": "plugin_version_default",
-                   "pluginNamespaceVersions": "plugin_namespace_versions", "withRegistry": "with_registry"}
+                   "pluginNamespaceVersions": "plugin_namespace_versions", "withRegistry": "with_registry",
+                   "nightlyCron": "nightly_cron"}
         for key, value in data.items():
             if key == "auth" and isinstance(value, dict):
                 basic = value.get("basic") or value
