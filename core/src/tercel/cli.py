@@ -98,6 +98,18 @@ def _parser(invoked: str | None = None) -> argparse.ArgumentParser:
     pinfo.add_argument("--json", action="store_true")
     plocks = psub.add_parser("locks", help="list the flows whose saved plugin lock names a version that is not installed")
     plocks.add_argument("--json", action="store_true")
+    pnew = psub.add_parser("new", help="scaffold a new plugin project from the template (tests, CI, manifest included)")
+    pnew.add_argument("name", nargs="?", metavar="NAME", help="the plugin's name, e.g. weather: distribution tercel-plugin-weather, package tercel_plugin_weather")
+    pnew.add_argument("--no-input", action="store_true", help="ask nothing: options or defaults (NAME is then required)")
+    pnew.add_argument("--description", help="one-line summary of the plugin")
+    pnew.add_argument("--author", help="author name (default: git config user.name)")
+    pnew.add_argument("--email", help="author email (default: git config user.email)")
+    pnew.add_argument("--license", help="Apache-2.0 (default), MIT, BSD-3-Clause or Proprietary")
+    pnew.add_argument("--type-prefix", metavar="NAMESPACE", help="the types' namespace (default io.tercel.<name>)")
+    pnew.add_argument("--task", help="the first task's class name (default Fetch)")
+    pnew.add_argument("--trigger", action=argparse.BooleanOptionalAction, default=None, help="include a polling trigger (default: yes)")
+    pnew.add_argument("--output-dir", metavar="DIR", help="where the project folder is made (default: here)")
+    pnew.add_argument("--registry", help="check the name is free in this registry (default: TERCEL_REGISTRY_URL, if set)")
     return parser
 
 
@@ -131,6 +143,10 @@ def main(argv: list[str] | None = None) -> int:
                 return _cmd_plugins_doc(args)
             if args.plugins_command == "schema":
                 return _cmd_plugins_schema(args)
+            if args.plugins_command == "new":
+                from tercel import _plugin_new
+
+                return _plugin_new.new(args)
             if args.plugins_command in ("install", "uninstall", "locks", "publish", "search", "info"):
                 from tercel import _plugins_cli
 
