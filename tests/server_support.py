@@ -185,3 +185,35 @@ def deploy(client: httpx.Client, source: str) -> dict[str, Any]:
     answer = client.post("/flows", content=source, headers=YAML)
     assert answer.status_code == 200, answer.text
     return answer.json()
+
+
+class Registry:
+    """`tercel registry serve` in a subprocess (its own TERCEL_HOME), on a free loopback port."""
+
+    def __init__(self, home: Path) -> None:
+        self.home = home
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.env = {**os.environ, "TERCEL_HOME": str(home)}
+        self.log = open(home.parent / f"registry-{self.port}.log", "w")  # noqa: SIM115 - closed in stop()
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "tercel", "registry", "serve", "--port", str(self.port)],
+            stdout=self.log, stderr=subprocess.STDOUT, cwd=ROOT, env=self.env,
+        )
+        until(self._up, within=60, what="the registry to answer")
+
+    def _up(self) -> bool:
+        assert self.proc.poll() is None, Path(self.log.name).read_text()
+        try:
+            return httpx.get(f"{self.url}/simple/", timeout=2).status_code == 200
+        except httpx.HTTPError:
+            return False
+
+    def cli(self, *args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "tercel", *args], capture_output=True, text=True,
+                              cwd=ROOT, env=self.env, timeout=300)
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        self.proc.wait(timeout=20)
+        self.log.close()
