@@ -7,6 +7,8 @@ requirement, and the richer core metadata the catalog reads (keywords, descripti
 Requires-Python), added to METADATA with RECORD rewritten so the wheel stays valid.
 `plugin_sdist` is the matching `.tar.gz`. `RegistryServer` runs the registry in a subprocess
 on a free loopback port with its own home; `cli()` runs `tercel registry …` against that home.
+`parse` turns a page into a small tree to query (`one`, `all`, by tag, class and attributes);
+`links_work` follows a page's links into the registry.
 """
 
 from __future__ import annotations
@@ -26,9 +28,12 @@ import tarfile
 import time
 import zipfile
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from functools import cache
+from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
+from urllib.parse import urljoin
 
 import httpx
 from plugin_wheels import SDK_RANGE, build_wheel
@@ -38,9 +43,12 @@ from tercel_sdk import Example, MetricDoc, Output, Property, RunContext, Runnabl
 __all__ = [
     "PIP",
     "ROOT",
+    "Node",
     "RegistryServer",
     "clients_env",
     "free_port",
+    "links_work",
+    "parse",
     "pip",
     "plugin_sdist",
     "plugin_wheel",
@@ -344,3 +352,74 @@ def upload(base: str, path: Path, token: str | None, **fields: str) -> httpx.Res
     headers = {"Authorization": f"Bearer {token}"} if token else {}
     return httpx.post(f"{base}/legacy/", data=form, files={"content": (path.name, data, "application/octet-stream")},
                       headers=headers, timeout=30)
+
+
+# -------------------------------------------------------------------------------- the pages
+
+
+VOID = {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source", "track", "wbr"}
+
+
+@dataclass
+class Node:
+    tag: str
+    attrs: dict[str, str | None]
+    children: list[Node] = field(default_factory=list)
+    parts: list[str] = field(default_factory=list)
+
+    @property
+    def text(self) -> str:
+        return " ".join(" ".join([*self.parts, *(c.text for c in self.children)]).split())
+
+    def all(self, tag: str | None = None, cls: str | None = None, **attrs: str) -> list[Node]:
+        found = []
+        for child in self.children:
+            classes = str(child.attrs.get("class") or "").split()
+            if (tag is None or child.tag == tag) and (cls is None or cls in classes) and all(
+                child.attrs.get(k.replace("_", "-")) == v for k, v in attrs.items()
+            ):
+                found.append(child)
+            found += child.all(tag, cls, **attrs)
+        return found
+
+    def one(self, tag: str | None = None, cls: str | None = None, **attrs: str) -> Node:
+        found = self.all(tag, cls, **attrs)
+        assert len(found) == 1, (tag, cls, attrs, [f.text for f in found])
+        return found[0]
+
+
+class TreeBuilder(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.root = Node("document", {})
+        self.stack = [self.root]
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        node = Node(tag, dict(attrs))
+        self.stack[-1].children.append(node)
+        if tag not in VOID:
+            self.stack.append(node)
+
+    def handle_endtag(self, tag: str) -> None:
+        for index in range(len(self.stack) - 1, 0, -1):
+            if self.stack[index].tag == tag:
+                del self.stack[index:]
+                return
+
+    def handle_data(self, data: str) -> None:
+        self.stack[-1].parts.append(data)
+
+
+def parse(text: str) -> Node:
+    builder = TreeBuilder()
+    builder.feed(text)
+    return builder.root
+
+
+def links_work(url: str, page: Node) -> None:
+    """Every link of the page into the registry leads to a page (links out are not followed)."""
+    root = url.split("/", 3)[:3]
+    for anchor in page.all("a"):
+        target = urljoin(url, str(anchor.attrs["href"]))
+        if target.split("/", 3)[:3] == root:
+            assert httpx.get(target, follow_redirects=True).status_code == 200, target

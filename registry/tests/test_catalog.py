@@ -6,75 +6,21 @@ relative links lead somewhere)."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass, field
-from html.parser import HTMLParser
-from urllib.parse import urljoin
 
 import httpx
 import pytest
-from registry_support import RegistryServer, plugin_sdist, plugin_wheel, upload
+from registry_support import (
+    Node,
+    RegistryServer,
+    links_work,
+    parse,
+    plugin_sdist,
+    plugin_wheel,
+    upload,
+)
 
 HTTP = "tercel-plugin-http"
 SLACK = "tercel-plugin-slack"
-VOID = {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source", "track", "wbr"}
-
-
-@dataclass
-class Node:
-    tag: str
-    attrs: dict[str, str | None]
-    children: list[Node] = field(default_factory=list)
-    parts: list[str] = field(default_factory=list)
-
-    @property
-    def text(self) -> str:
-        return " ".join(" ".join([*self.parts, *(c.text for c in self.children)]).split())
-
-    def all(self, tag: str | None = None, cls: str | None = None, **attrs: str) -> list[Node]:
-        found = []
-        for child in self.children:
-            classes = str(child.attrs.get("class") or "").split()
-            if (tag is None or child.tag == tag) and (cls is None or cls in classes) and all(
-                child.attrs.get(k.replace("_", "-")) == v for k, v in attrs.items()
-            ):
-                found.append(child)
-            found += child.all(tag, cls, **attrs)
-        return found
-
-    def one(self, tag: str | None = None, cls: str | None = None, **attrs: str) -> Node:
-        found = self.all(tag, cls, **attrs)
-        assert len(found) == 1, (tag, cls, attrs, [f.text for f in found])
-        return found[0]
-
-
-class TreeBuilder(HTMLParser):
-    def __init__(self) -> None:
-        super().__init__()
-        self.root = Node("document", {})
-        self.stack = [self.root]
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        node = Node(tag, dict(attrs))
-        self.stack[-1].children.append(node)
-        if tag not in VOID:
-            self.stack.append(node)
-
-    def handle_endtag(self, tag: str) -> None:
-        for index in range(len(self.stack) - 1, 0, -1):
-            if self.stack[index].tag == tag:
-                del self.stack[index:]
-                return
-
-    def handle_data(self, data: str) -> None:
-        self.stack[-1].parts.append(data)
-
-
-def parse(text: str) -> Node:
-    builder = TreeBuilder()
-    builder.feed(text)
-    return builder.root
-
-
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RegistryServer]:
     work = tmp_path_factory.mktemp("catalog")
@@ -161,7 +107,7 @@ def test_a_plugin_with_every_version(server: RegistryServer) -> None:
     assert by_version["1.0.0"]["yanked"] is True and by_version["1.0.0"]["yankedReason"] == "leaks headers"
     assert by_version["1.1.0"]["yanked"] is False
     for version in plugin["versions"]:
-        assert version["nightly"] is None
+        assert version["nightly"] == {"status": "not run"}  # no nightly run yet
         assert version["uploadTime"].endswith("Z")
         assert version["sdkRequirement"] == ">=0.1,<0.2" and version["sdkCompatible"] is True
     assert _api(server, "/plugins/Tercel_Plugin.HTTP")["name"] == HTTP  # any spelling of the name
@@ -174,7 +120,7 @@ def test_a_version_with_its_files_and_types(server: RegistryServer) -> None:
     assert version["version"] == "1.1.0" and version["latest"] is True
     assert version["requiresPython"] == ">=3.11" and version["sdkRequirement"] == ">=0.1,<0.2"
     assert version["requiresDist"] == ["tercel-plugin-sdk>=0.1,<0.2"]
-    assert version["nightly"] is None
+    assert version["nightly"] == {"status": "not run"}
     files = {f["kind"]: f for f in version["files"]}
     wheel = httpx.get(files["wheel"]["url"])
     assert wheel.status_code == 200 and len(wheel.content) == files["wheel"]["size"]
@@ -212,21 +158,12 @@ def _page(server: RegistryServer, path: str) -> tuple[str, Node]:
     return str(answer.url), parse(answer.text)
 
 
-def _links_work(url: str, page: Node) -> None:
-    """Every link of the page into the registry leads to a page (links out are not followed)."""
-    root = url.split("/", 3)[:3]
-    for anchor in page.all("a"):
-        target = urljoin(url, str(anchor.attrs["href"]))
-        if target.split("/", 3)[:3] == root:
-            assert httpx.get(target, follow_redirects=True).status_code == 200, target
-
-
 def test_the_plugin_list_page(server: RegistryServer) -> None:
     url, page = _page(server, "/")
     assert [li.attrs["data-name"] for li in page.all("li", "plugin")] == sorted(
         ["tercel-plugin-http", "tercel-plugin-httpx-extras", "tercel-plugin-mail", SLACK]
     )
-    _links_work(url, page)
+    links_work(url, page)
     url, page = _page(server, "/?q=http")
     assert [li.attrs["data-name"] for li in page.all("li", "plugin")] == [HTTP, "tercel-plugin-httpx-extras"]
     assert page.one("input", name="q").attrs["value"] == "http"
@@ -248,7 +185,7 @@ def test_the_plugin_page_with_its_versions(server: RegistryServer) -> None:
     assert "Fetch URLs & <serve> webhooks." in page.one("div", "description").text  # escaped, shown as text
     assert [a.text for a in page.one("table", "types").all("a")] == ["io.tercel.http.Fetch", "io.tercel.http.Notify"]
     assert not page.all(id="yanked")
-    _links_work(url, page)
+    links_work(url, page)
     _, old = _page(server, f"/plugins/{HTTP}/?version=1.0.0")
     assert old.one("span", id="version").text == "1.0.0"
     assert "yanked: leaks headers" in old.one(id="yanked").text
@@ -277,7 +214,7 @@ def test_the_type_page_documents_properties_examples_and_outputs(server: Registr
     assert outputs == {"body": ["body", "string", "The body of the answer."], "status": ["status", "integer", "The HTTP status."]}
     selected = [o.attrs["value"] for o in page.one("select", name="version").all("option") if "selected" in o.attrs]
     assert selected == ["1.1.0"]  # the plugin's latest version, not its release candidate
-    _links_work(url, page)
+    links_work(url, page)
     _, old = _page(server, "/types/io.tercel.http.Fetch/?plugin=tercel-plugin-http&version=1.0.0")
     assert old.one("p", "title").text == "Fetch a URL."  # that version's own docs
     assert httpx.get(f"{server.url}/types/io.tercel.http.Fetch/?version=7.0").status_code == 404

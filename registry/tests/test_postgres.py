@@ -1,6 +1,7 @@
 """The registry on PostgreSQL (a schema of its own on the test server, dropped afterwards): the
 same publish / list / download path as on SQLite, with twine and uv, plus concurrent uploads
-to one project (the project row is locked while its latest version is recomputed)."""
+to one project (the project row is locked while its latest version is recomputed), and nightly
+results (one result posted at once from several clients is recorded once)."""
 
 from __future__ import annotations
 
@@ -62,6 +63,9 @@ def test_publish_list_download_on_postgresql(server: RegistryServer, pg_url: str
     assert installed.returncode == 0, installed.stderr
     found = httpx.get(f"{server.url}/api/v1/plugins", params={"q": "postgresql"}).json()
     assert [r["name"] for r in found["results"]] == [NAME]
+    by_type = httpx.get(f"{server.url}/api/v1/plugins", params={"type": "io.tercel.pg.Fetch"}).json()  # the types indexed
+    assert [r["name"] for r in by_type["results"]] == [NAME]
+    assert [p["name"] for p in httpx.get(f"{server.url}/api/v1/types/io.tercel.pg.Notify").json()["plugins"]] == [NAME]
     assert httpx.get(f"{server.url}/api/v1/plugins/{NAME}").json()["downloads"] == 1
 
     with psycopg.connect(make_url(pg_url).set(drivername="postgresql").render_as_string(hide_password=False)) as conn:
@@ -80,3 +84,29 @@ def test_concurrent_uploads_to_one_project(server: RegistryServer, tmp_path: Pat
     with ThreadPoolExecutor(4) as pool:
         same = list(pool.map(lambda _: upload(server.url, wheels[0], token).status_code, range(4)))
     assert same == [409] * 4
+
+
+def test_nightly_results_on_postgresql(server: RegistryServer, tmp_path: Path) -> None:
+    """Results recorded once even when posted at once (the release row is locked), the previous
+    night found by its correlated lookup, the catalog's summary rewritten with each result."""
+    name = "tercel-plugin-pg-nightly"
+    assert upload(server.url, plugin_wheel(tmp_path / "dist", name, "1.0.0"), server.token("pg-ci", name)).status_code == 200
+    auth = {"Authorization": f"Bearer {server.token('pg-nightly', 'nightly')}"}
+    env = {"python": "3.11.7", "sdk": "0.1.0", "core": "0.1.0"}
+    counts = {"passed": 1, "failed": 0, "errors": 0, "skipped": 0}
+    for night, status in (("2024-05-01", "passed"), ("2024-05-02", "failed")):
+        run = httpx.put(f"{server.url}/api/v1/nightly/runs/{night}", headers=auth,
+                        json={"startedAt": f"{night}T02:00:00Z", "environment": env})
+        assert run.status_code == 201, run.text
+        body = {"plugin": name, "version": "1.0.0", "environment": env, "status": status, "counts": counts, "duration": 1.5,
+                "tests": [{"name": "test_it", "outcome": status}], "startedAt": f"{night}T02:00:00Z", "finishedAt": f"{night}T02:00:02Z"}
+        url = f"{server.url}/api/v1/nightly/runs/{night}/results"
+        with ThreadPoolExecutor(4) as pool:
+            codes = sorted(pool.map(lambda b: httpx.post(url, headers=auth, json=b).status_code, [body] * 4))  # noqa: B023
+        assert codes == [201, 409, 409, 409]
+    broken = httpx.get(f"{server.url}/api/v1/nightly/runs/2024-05-02").json()["broken"]
+    assert [(b["plugin"], b["status"], b["previous"]) for b in broken] == [(name, "failed", {"night": "2024-05-01", "status": "passed"})]
+    [version] = httpx.get(f"{server.url}/api/v1/plugins/{name}").json()["versions"]
+    assert (version["nightly"]["status"], version["nightly"]["night"]) == ("failed", "2024-05-02")
+    history = httpx.get(f"{server.url}/api/v1/plugins/{name}/nightly").json()
+    assert [n["night"] for n in history["nights"]] == ["2024-05-02", "2024-05-01"]

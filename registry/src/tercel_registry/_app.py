@@ -27,8 +27,10 @@ from ._errors import RegistryError, exception_handlers
 from ._registry import Registry
 from ._urls import Urls
 from .controllers import (
+    BadgesController,
     CatalogController,
     FilesController,
+    NightlyController,
     PagesController,
     SimpleController,
     UploadController,
@@ -66,7 +68,10 @@ class RegistryMount:
 
         self.router = Router(
             self.path,
-            route_handlers=[SimpleController, FilesController, UploadController, CatalogController, PagesController],
+            route_handlers=[
+                SimpleController, FilesController, UploadController, CatalogController, NightlyController,
+                BadgesController, PagesController,
+            ],
             dependencies={
                 "registry": Provide(provide_registry, sync_to_thread=False),
                 "urls": Provide(provide_urls, sync_to_thread=False),

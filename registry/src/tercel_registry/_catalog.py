@@ -2,8 +2,8 @@
 
 Everything comes from what the upload checks found in each release: the core metadata and the
 wheel's `tercel-manifest.json` (types with their JSON Schemas, examples, outputs, aliases).
-Keys are camelCase like the rest of tercel's API. `nightly` is each version's nightly test
-results, null until the nightly runs report them.
+Keys are camelCase like the rest of tercel's API. `nightly` is each version's latest nightly
+test results (see `_nightly_docs.summary`), `{"status": "not run"}` until a run reports one.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.version import InvalidVersion, Version
 
 from ._names import canonical_name, version_key
+from ._nightly_docs import NOT_RUN
 from ._simple import upload_time
 from ._store import FileRecord, ProjectRecord, ReleaseRecord
 
@@ -116,7 +117,7 @@ def _version_entry(release: ReleaseRecord, uploaded: Any) -> dict[str, Any]:
         "requiresPython": release.requires_python,
         "sdkRequirement": release.sdk_requirement,
         "sdkCompatible": sdk_compatible(release.sdk_requirement),
-        "nightly": release.nightly,
+        "nightly": release.nightly or {"status": NOT_RUN},
     }
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from fnmatch import fnmatchcase
+from functools import lru_cache
 
 from packaging.utils import canonicalize_name, canonicalize_version
 from packaging.version import InvalidVersion, Version
@@ -36,8 +37,10 @@ def canonical_version(version: str) -> str:
     return canonicalize_version(version, strip_trailing_zero=True)
 
 
+@lru_cache(maxsize=8192)
 def version_key(version: str) -> tuple[int, Version | str]:
-    """Sort key: PEP 440 order; versions that do not parse (none should exist) first."""
+    """Sort key: PEP 440 order; versions that do not parse (none should exist) first. Cached:
+    a night's results sort thousands of the same few versions (parsing is most of the cost)."""
     try:
         return (1, Version(version))
     except InvalidVersion:

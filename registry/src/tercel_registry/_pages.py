@@ -1,4 +1,5 @@
-"""The human pages: the plugin list with search, a plugin's page, a type's page.
+"""The human pages: the plugin list with search, a plugin's page, a type's page, and the nightly
+results (the runs, a run with what broke and was fixed, one result's tests, a plugin's history).
 
 Server-rendered Jinja2 (autoescaped), plain HTML with a little CSS and no script. They read the
 same documents as the JSON API. Every link is relative to the page (`root` is the way back to
@@ -17,9 +18,14 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 from ._catalog import FileUrl
 from ._errors import NotFound
 from ._names import canonical_name
+from ._nightly_docs import NOT_RUN
+from ._nightly_input import STATUSES
 from ._registry import Registry
 
 __all__ = ["Pages", "schema_label", "web_url"]
+
+PAGE_SIZE = 20  # nights (or runs) a nightly page lists
+TESTS_SHOWN = 2_000  # tests (and failures) a result's page lists; the JSON API has them all
 
 
 def schema_label(schema: Any) -> str:
@@ -63,6 +69,39 @@ def _json(value: Any) -> str:
     return json.dumps(value, indent=2, ensure_ascii=False, default=str)
 
 
+def _seconds(value: float | None) -> str:
+    if value is None:
+        return ""
+    if value < 60:
+        return f"{value:.1f} s" if value < 10 else f"{value:.0f} s"
+    minutes, rest = divmod(round(value), 60)
+    return f"{minutes} min {rest} s" if minutes < 60 else f"{minutes // 60} h {minutes % 60} min"
+
+
+def _environment(env: Mapping[str, Any] | None) -> str:
+    """`Python 3.11.7, SDK 0.1.0, core 0.1.0` (and the platform, when known)."""
+    env = env or {}
+    parts = [f"{label} {env[key]}" for key, label in (("python", "Python"), ("sdk", "SDK"), ("core", "core")) if env.get(key)]
+    if env.get("platform"):
+        parts.append(str(env["platform"]))
+    return ", ".join(parts)
+
+
+def _counts(counts: Mapping[str, int] | None) -> str:
+    counts = counts or {}
+    return ", ".join(f"{counts.get(k, 0)} {k}" for k in ("passed", "failed", "errors", "skipped"))
+
+
+def _pager(page: int, pages: int, query: Mapping[str, str | None]) -> tuple[str | None, str | None]:
+    """The previous and next pages' links (relative to the page)."""
+    kept = {k: v for k, v in query.items() if v}
+
+    def link(number: int) -> str:
+        return "./?" + urlencode({**kept, "page": number})
+
+    return (link(page - 1) if page > 1 else None), (link(page + 1) if page < pages else None)
+
+
 def _size(value: int) -> str:
     for unit in ("B", "KB", "MB", "GB"):
         if value < 1024 or unit == "GB":
@@ -86,6 +125,11 @@ class Pages:
         self.env.filters["filesize"] = _size
         self.env.filters["day"] = lambda text: (text or "")[:10]
         self.env.filters["web_url"] = web_url
+        self.env.filters["seconds"] = _seconds
+        self.env.filters["environment"] = _environment
+        self.env.filters["counts"] = _counts
+        self.env.filters["moment"] = lambda text: (text or "").replace("T", " ")[:16] + (" UTC" if text else "")
+        self.env.filters["status_class"] = lambda status: "status-" + str(status or NOT_RUN).replace(" ", "-")
 
     def _render(self, template: str, **context: Any) -> str:
         return self.env.get_template(template).render(**context)
@@ -132,6 +176,34 @@ class Pages:
         return self._render(
             "type.html", root="../../", q="", type_name=type_name, providers=entries, provider=provider,
             version=chosen, release=detail, doc=doc, required=_required(doc),
+        )
+
+    # -- nightly --------------------------------------------------------------------------------
+
+    def nightly_runs(self, registry: Registry, *, page: int) -> str:
+        found = registry.nightly.runs(page=page, size=PAGE_SIZE)
+        pages = max(1, -(-found["total"] // PAGE_SIZE))
+        newer, older = _pager(page, pages, {})
+        return self._render(
+            "nightly_runs.html", root="../", q="", found=found, statuses=STATUSES, pages=pages, previous=newer, next=older,
+        )
+
+    def nightly_run(self, registry: Registry, night: str) -> str:
+        return self._render("nightly_run.html", root="../../", q="", run=registry.nightly.run(night), statuses=STATUSES)
+
+    def nightly_result(self, registry: Registry, night: str, plugin: str, version: str) -> str:
+        found = registry.nightly.results(night, plugin=plugin, version=version, page=1, size=100)
+        if not found["results"]:
+            raise NotFound(f"no result of {found['plugin']} {found['version']} on {found['night']}")
+        return self._render("nightly_result.html", root="../../../../", q="", found=found, limit=TESTS_SHOWN)
+
+    def plugin_nightly(self, registry: Registry, name: str, version: str | None, *, page: int, base: str) -> str:
+        history = registry.nightly.history(name, version=version or None, page=page, size=PAGE_SIZE)
+        pages = max(1, -(-history["total"] // PAGE_SIZE))
+        newer, older = _pager(page, pages, {"version": version})
+        return self._render(
+            "plugin_nightly.html", root="../../../", q="", history=history, plugin=registry.plugin(name), base=base,
+            pages=pages, previous=newer, next=older,
         )
 
 

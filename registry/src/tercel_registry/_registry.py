@@ -1,5 +1,6 @@
 """The registry's operations, for the HTTP layer and the CLI: publish, yank, read the index and
-the catalog, serve files. Handlers translate HTTP to these calls and back, nothing more.
+the catalog, serve files (and, in `registry.nightly`, the nightly results). Handlers translate
+HTTP to these calls and back, nothing more.
 
 Publishing checks, the cheapest first: the token (authenticated before the body is read), its
 scope for the project the form names, the digests the client computed, the upload checks (`inspect_upload`: metadata,
@@ -23,6 +24,7 @@ from ._errors import BadRequest, Conflict, NotFound
 from ._files import FileStore
 from ._inspect import Inspection, Limits, UploadRejected, inspect_upload
 from ._names import canonical_name, canonical_version
+from ._nightly import Nightly
 from ._store import FileRecord, ProjectRecord, RegistryStore, ReleaseRecord, StoredBlob, TokenRecord
 from ._tokens import TokenManager
 
@@ -57,6 +59,7 @@ class Registry:
         self.store = RegistryStore(config.database)
         self.files = FileStore(config.files)
         self.tokens = TokenManager(self.store)
+        self.nightly = Nightly(self.store, self.tokens)
 
     def open(self) -> Registry:
         """Create the database's missing tables (idempotent)."""

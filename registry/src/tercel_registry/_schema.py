@@ -4,6 +4,14 @@ Prefixed `registry_` so that they can share a database with tercel's own. A proj
 copy of its latest release's searchable fields (`latest_*`, `search_text`), so that listing and
 searching read one row per project; `registry_types` and `registry_keywords` index every
 release's types and keywords for the type pages and the filters.
+
+The nightly runs (`registry_nightly_runs`) hold one result per (night, release, environment)
+(`registry_nightly_results`, the night copied in so that "the same release and environment on
+an earlier night" is one index seek); a result's per-test details and log tail sit in
+`registry_nightly_details`, read only when one result is asked for. A release's `nightly`
+column keeps the summary of its latest results the catalog shows, rewritten with each result.
+
+Version 2 added the nightly tables: an older database gets them when the registry opens it.
 """
 
 from __future__ import annotations
@@ -14,6 +22,7 @@ from sqlalchemy import (
     Boolean,
     Column,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -24,10 +33,24 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 
-__all__ = ["SCHEMA_VERSION", "files", "keywords", "meta", "metadata", "projects", "releases", "tokens", "types"]
+__all__ = [
+    "SCHEMA_VERSION",
+    "files",
+    "keywords",
+    "meta",
+    "metadata",
+    "nightly_details",
+    "nightly_results",
+    "nightly_runs",
+    "projects",
+    "releases",
+    "tokens",
+    "types",
+]
 
-#: Bumped whenever the tables change; a database with a higher number is refused.
-SCHEMA_VERSION = 1
+#: Bumped whenever the tables change; a database with a higher number is refused, one with a
+#: lower number gets the missing tables (changes are additive: new tables only).
+SCHEMA_VERSION = 2
 
 metadata = MetaData()
 
@@ -74,7 +97,7 @@ releases = Table(
     Column("yanked", Boolean, nullable=False, default=False),
     Column("yanked_reason", Text),
     Column("created", DateTime(timezone=True), nullable=False),
-    Column("nightly", JSON),  # filled by the nightly runs (another issue)
+    Column("nightly", JSON),  # the summary of its latest nightly results (see _nightly_store)
     UniqueConstraint("project_id", "canonical_version", name="registry_releases_version"),
 )
 
@@ -133,4 +156,51 @@ keywords = Table(
     Column("keyword", String(200), primary_key=True),  # lowercase
     Column("project_id", Integer, ForeignKey("registry_projects.id", ondelete="CASCADE"), nullable=False),
     Index("registry_keywords_keyword", "keyword"),
+)
+
+nightly_runs = Table(
+    "registry_nightly_runs", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("night", String(10), nullable=False, unique=True),  # YYYY-MM-DD, the runner's UTC date
+    Column("started", DateTime(timezone=True), nullable=False),
+    Column("finished", DateTime(timezone=True)),
+    Column("environment", JSON, nullable=False),  # {"python", "sdk", "core", "platform"}
+    Column("options", JSON, nullable=False),
+    Column("created", DateTime(timezone=True), nullable=False),
+    Column("created_by", String(200)),  # the token's name
+)
+
+nightly_results = Table(
+    "registry_nightly_results", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("run_id", Integer, ForeignKey("registry_nightly_runs.id", ondelete="CASCADE"), nullable=False),
+    Column("night", String(10), nullable=False),  # the run's, copied: results are compared across nights
+    Column("project_id", Integer, ForeignKey("registry_projects.id", ondelete="CASCADE"), nullable=False),
+    Column("release_id", Integer, ForeignKey("registry_releases.id", ondelete="CASCADE"), nullable=False),
+    Column("python", String(64), nullable=False),
+    Column("sdk", String(64), nullable=False),
+    Column("core", String(64), nullable=False),
+    Column("platform", String(64)),
+    Column("status", String(16), nullable=False),  # passed | failed | error | timeout
+    Column("reason", Text),
+    Column("passed", Integer, nullable=False),
+    Column("failed", Integer, nullable=False),
+    Column("errors", Integer, nullable=False),
+    Column("skipped", Integer, nullable=False),
+    Column("duration", Float, nullable=False),
+    Column("started", DateTime(timezone=True), nullable=False),
+    Column("finished", DateTime(timezone=True), nullable=False),
+    Column("recorded", DateTime(timezone=True), nullable=False),
+    Column("recorded_by", String(200)),
+    # one result per release and environment a night; also the index the previous night is found by
+    UniqueConstraint("release_id", "python", "sdk", "core", "night", name="registry_nightly_results_key"),
+    Index("registry_nightly_results_run", "run_id", "status"),
+    Index("registry_nightly_results_project", "project_id", "night"),
+)
+
+nightly_details = Table(
+    "registry_nightly_details", metadata,
+    Column("result_id", Integer, ForeignKey("registry_nightly_results.id", ondelete="CASCADE"), primary_key=True),
+    Column("tests", JSON, nullable=False),  # [{"classname", "name", "outcome", "duration", "message"}]
+    Column("log_tail", Text, nullable=False),
 )

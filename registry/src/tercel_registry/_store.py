@@ -26,7 +26,7 @@ from ._names import canonical_version, latest_version
 if TYPE_CHECKING:
     from ._inspect import Inspection
 
-__all__ = ["FileRecord", "ProjectRecord", "RegistryStore", "ReleaseRecord", "StoredBlob", "TokenRecord"]
+__all__ = ["FileRecord", "ProjectRecord", "RegistryStore", "ReleaseRecord", "StoredBlob", "TokenRecord", "to_record", "utc"]
 
 R = TypeVar("R")
 
@@ -43,7 +43,8 @@ def _field_names(cls: type) -> tuple[str, ...]:
     return tuple(f.name for f in fields(cls))
 
 
-def _record(cls: type[R], row: Any) -> R:
+def to_record(cls: type[R], row: Any) -> R:
+    """A row as the frozen dataclass `cls` (its fields by name; times in UTC)."""
     mapping = row._mapping
     values = {}
     for name in _field_names(cls):
@@ -174,8 +175,11 @@ class RegistryStore:
 
     # -- transactions ---------------------------------------------------------------------------
 
+    # the record modules (this one, `_nightly_store`) share these transactions
+
     @contextmanager
-    def _read(self) -> Iterator[Connection]:
+    def read(self) -> Iterator[Connection]:
+        """A read transaction; database failures become `StoreError`."""
         try:
             with self.engine.connect() as conn, conn.begin():
                 yield conn
@@ -183,7 +187,9 @@ class RegistryStore:
             raise StoreError(f"the registry's database {self.display_url} failed: {describe(exc)}") from exc
 
     @contextmanager
-    def _write(self) -> Iterator[Connection]:
+    def write(self) -> Iterator[Connection]:
+        """A write transaction (SQLite: the write lock taken first); `IntegrityError` passes
+        through for the caller to name the conflict."""
         try:
             with self.engine.connect() as conn:
                 conn.execution_options(**{WRITE: True})
@@ -194,7 +200,8 @@ class RegistryStore:
         except SQLAlchemyError as exc:
             raise StoreError(f"the registry's database {self.display_url} failed: {describe(exc)}") from exc
 
-    def _insert(self, table: Any) -> Any:
+    def insert(self, table: Any) -> Any:
+        """An INSERT with the dialect's `on_conflict_do_nothing`."""
         if self.dialect == "postgresql":
             from sqlalchemy.dialects.postgresql import insert
         else:
@@ -202,8 +209,10 @@ class RegistryStore:
         return insert(table)
 
     def create_schema(self) -> None:
-        """Create the missing tables; refuse a database made by a newer registry."""
-        with self._write() as conn:
+        """Create the missing tables (an older database is upgraded so: every change so far
+        adds tables) and record the schema version; refuse a database made by a newer registry."""
+        with self.write() as conn:
+            found = None
             if inspect(conn).has_table(t.meta.name):
                 found = conn.execute(select(t.meta.c.value).where(t.meta.c.key == "schema_version")).scalar()
                 if found is not None and int(found) > t.SCHEMA_VERSION:
@@ -212,16 +221,28 @@ class RegistryStore:
                         f"this tercel-registry's ({t.SCHEMA_VERSION}): upgrade tercel-registry"
                     )
             t.metadata.create_all(conn)
-            conn.execute(
-                self._insert(t.meta).values(key="schema_version", value=str(t.SCHEMA_VERSION)).on_conflict_do_nothing()
-            )
+            if found is None:
+                conn.execute(
+                    self.insert(t.meta).values(key="schema_version", value=str(t.SCHEMA_VERSION)).on_conflict_do_nothing()
+                )
+            elif int(found) < t.SCHEMA_VERSION:
+                if int(found) < 2:
+                    self._reindex_releases(conn)
+                conn.execute(update(t.meta).where(t.meta.c.key == "schema_version").values(value=str(t.SCHEMA_VERSION)))
+
+    def _reindex_releases(self, conn: Connection) -> None:
+        """Index every release's types and keywords again: schema 1 on PostgreSQL left those of
+        new releases out (it read the insert's rowcount, which the driver gives as -1)."""
+        rows = conn.execute(select(t.releases.c.id, t.releases.c.project_id, t.releases.c.manifest, t.releases.c.keywords)).all()
+        for row in rows:
+            self._index_release(conn, row.project_id, row.id, row.manifest, row.keywords or ())
 
     # -- tokens ---------------------------------------------------------------------------------
 
     def add_token(self, name: str, digest: str, scopes: Sequence[str]) -> TokenRecord:
         """Store a new token (its digest); `Conflict` when a live token has this name."""
         try:
-            with self._write() as conn:
+            with self.write() as conn:
                 live = conn.execute(
                     select(t.tokens.c.id).where(t.tokens.c.name == name, t.tokens.c.revoked.is_(None))
                 ).first()
@@ -234,34 +255,34 @@ class RegistryStore:
                 ).one()
         except IntegrityError:
             raise Conflict(f"a token named {name!r} exists already: revoke it first or pick another name") from None
-        return _record(TokenRecord, row)
+        return to_record(TokenRecord, row)
 
     def tokens(self) -> list[TokenRecord]:
-        with self._read() as conn:
+        with self.read() as conn:
             rows = conn.execute(select(t.tokens).order_by(t.tokens.c.created, t.tokens.c.id)).all()
-        return [_record(TokenRecord, r) for r in rows]
+        return [to_record(TokenRecord, r) for r in rows]
 
     def revoke_token(self, name: str) -> bool:
         """Revoke the live token named `name`; False when there is none."""
-        with self._write() as conn:
+        with self.write() as conn:
             done = conn.execute(
                 update(t.tokens).where(t.tokens.c.name == name, t.tokens.c.revoked.is_(None)).values(revoked=_now())
             )
         return done.rowcount > 0
 
     def token_by_digest(self, digest: str) -> TokenRecord | None:
-        with self._read() as conn:
+        with self.read() as conn:
             row = conn.execute(select(t.tokens).where(t.tokens.c.sha256 == digest)).first()
-        return None if row is None else _record(TokenRecord, row)
+        return None if row is None else to_record(TokenRecord, row)
 
     def touch_token(self, token_id: int) -> None:
-        with self._write() as conn:
+        with self.write() as conn:
             conn.execute(update(t.tokens).where(t.tokens.c.id == token_id).values(last_used=_now()))
 
     # -- publishing -----------------------------------------------------------------------------
 
     def file_exists(self, filename: str) -> bool:
-        with self._read() as conn:
+        with self.read() as conn:
             return conn.execute(select(t.files.c.id).where(t.files.c.filename == filename)).first() is not None
 
     def add_file(self, found: Inspection, blob: StoredBlob, uploaded_by: str) -> FileRecord:
@@ -271,9 +292,9 @@ class RegistryStore:
         `Conflict` when the filename exists: releases are immutable."""
         now = _now()
         try:
-            with self._write() as conn:
+            with self.write() as conn:
                 conn.execute(
-                    self._insert(t.projects).values(
+                    self.insert(t.projects).values(
                         name=found.name, display_name=found.display_name, created=now, updated=now,
                         search_text="", downloads=0,
                     ).on_conflict_do_nothing(index_elements=["name"])
@@ -299,7 +320,7 @@ class RegistryStore:
             if "filename" in str(exc.orig) or "registry_files" in str(exc.orig):
                 raise _exists(found.filename) from None
             raise StoreError(f"the registry's database {self.display_url} refused the upload: {describe(exc)}") from exc
-        return _record(FileRecord, row)
+        return to_record(FileRecord, row)
 
     def _release_for(self, conn: Connection, project_id: int, found: Inspection, now: datetime) -> int:
         """The release `found` belongs to: created from it, or completed with what it lacked."""
@@ -311,17 +332,18 @@ class RegistryStore:
             "entry_point": found.entry_point, "manifest": found.manifest, "license": found.license,
             "author": found.author, "home_page": found.home_page,
         }
+        # RETURNING, not rowcount: PostgreSQL's driver reports -1 for an INSERT that returns rows
         created = conn.execute(
-            self._insert(t.releases).values(
+            self.insert(t.releases).values(
                 project_id=project_id, version=found.version, canonical_version=version,
                 keywords=list(found.keywords), requires_dist=list(found.requires_dist),
                 yanked=False, created=now, **values,
-            ).on_conflict_do_nothing(index_elements=["project_id", "canonical_version"])
-        ).rowcount == 1
+            ).on_conflict_do_nothing(index_elements=["project_id", "canonical_version"]).returning(t.releases.c.id)
+        ).first() is not None
         row = conn.execute(
             select(t.releases).where(t.releases.c.project_id == project_id, t.releases.c.canonical_version == version)
         ).one()
-        release = _record(ReleaseRecord, row)
+        release = to_record(ReleaseRecord, row)
         missing = {k: v for k, v in values.items() if v is not None and getattr(release, k) is None}
         if not release.keywords and found.keywords:
             missing["keywords"] = list(found.keywords)
@@ -368,7 +390,7 @@ class RegistryStore:
         if latest is None:
             values.update(summary=None, latest_keywords=[], latest_types=[], search_text=project.name)
         else:
-            release = _record(ReleaseRecord, conn.execute(select(t.releases).where(t.releases.c.id == latest)).one())
+            release = to_record(ReleaseRecord, conn.execute(select(t.releases).where(t.releases.c.id == latest)).one())
             type_rows = [
                 {"type": e["type"], "kind": e.get("kind"), "title": e.get("title"), "aliases": list(e.get("aliases") or ())}
                 for e in (release.manifest or {}).get("types") or () if isinstance(e, dict) and isinstance(e.get("type"), str)
@@ -384,7 +406,7 @@ class RegistryStore:
 
     def set_yanked(self, project_id: int, version: str, yanked: bool, reason: str | None) -> ReleaseRecord:
         """Yank (or un-yank) one release: every one of its files."""
-        with self._write() as conn:
+        with self.write() as conn:
             conn.execute(select(t.projects.c.id).where(t.projects.c.id == project_id).with_for_update())
             done = conn.execute(
                 update(t.releases)
@@ -395,11 +417,11 @@ class RegistryStore:
             if done is None:
                 raise NotFound(f"no version {version} of this project")
             self._refresh_latest(conn, project_id)
-        return _record(ReleaseRecord, done)
+        return to_record(ReleaseRecord, done)
 
     def count_download(self, file: FileRecord, *, metadata: bool = False) -> None:
         """One more download of `file` (or fetch of its core metadata)."""
-        with self._write() as conn:
+        with self.write() as conn:
             if metadata:
                 conn.execute(
                     update(t.files).where(t.files.c.id == file.id).values(metadata_fetches=t.files.c.metadata_fetches + 1)
@@ -416,67 +438,67 @@ class RegistryStore:
         return select(*_FILE_COLUMNS).join(t.releases, t.releases.c.id == t.files.c.release_id)
 
     def project(self, name: str) -> ProjectRecord | None:
-        with self._read() as conn:
+        with self.read() as conn:
             row = conn.execute(select(*_PROJECT_COLUMNS).where(t.projects.c.name == name)).first()
-        return None if row is None else _record(ProjectRecord, row)
+        return None if row is None else to_record(ProjectRecord, row)
 
     def project_names(self) -> list[tuple[str, str]]:
         """(normalized name, display name) of every project, by name."""
-        with self._read() as conn:
+        with self.read() as conn:
             rows = conn.execute(select(t.projects.c.name, t.projects.c.display_name).order_by(t.projects.c.name)).all()
         return [(r.name, r.display_name) for r in rows]
 
     def project_files(self, project_id: int) -> list[FileRecord]:
-        with self._read() as conn:
+        with self.read() as conn:
             rows = conn.execute(
                 self._files_query().where(t.files.c.project_id == project_id).order_by(t.files.c.release_id, t.files.c.filename)
             ).all()
-        return [_record(FileRecord, r) for r in rows]
+        return [to_record(FileRecord, r) for r in rows]
 
     def project_index(self, name: str) -> tuple[ProjectRecord, list[str], list[FileRecord]] | None:
         """What a simple API project page shows, in one transaction: the project, every version
         (files or not) and every file."""
-        with self._read() as conn:
+        with self.read() as conn:
             row = conn.execute(select(*_PROJECT_COLUMNS).where(t.projects.c.name == name)).first()
             if row is None:
                 return None
-            project = _record(ProjectRecord, row)
+            project = to_record(ProjectRecord, row)
             versions = conn.execute(select(t.releases.c.version).where(t.releases.c.project_id == project.id)).scalars().all()
             files = conn.execute(
                 self._files_query().where(t.files.c.project_id == project.id).order_by(t.files.c.release_id, t.files.c.filename)
             ).all()
-        return project, list(versions), [_record(FileRecord, f) for f in files]
+        return project, list(versions), [to_record(FileRecord, f) for f in files]
 
     def releases(self, project_id: int) -> list[ReleaseRecord]:
-        with self._read() as conn:
+        with self.read() as conn:
             rows = conn.execute(select(t.releases).where(t.releases.c.project_id == project_id)).all()
-        return [_record(ReleaseRecord, r) for r in rows]
+        return [to_record(ReleaseRecord, r) for r in rows]
 
     def release(self, project_id: int, version: str) -> ReleaseRecord | None:
-        with self._read() as conn:
+        with self.read() as conn:
             row = conn.execute(
                 select(t.releases).where(
                     t.releases.c.project_id == project_id, t.releases.c.canonical_version == canonical_version(version)
                 )
             ).first()
-        return None if row is None else _record(ReleaseRecord, row)
+        return None if row is None else to_record(ReleaseRecord, row)
 
     def release_files(self, release_id: int) -> list[FileRecord]:
-        with self._read() as conn:
+        with self.read() as conn:
             rows = conn.execute(self._files_query().where(t.files.c.release_id == release_id).order_by(t.files.c.filename)).all()
-        return [_record(FileRecord, r) for r in rows]
+        return [to_record(FileRecord, r) for r in rows]
 
     def file(self, sha256: str, filename: str) -> FileRecord | None:
-        with self._read() as conn:
+        with self.read() as conn:
             row = conn.execute(
                 self._files_query().where(t.files.c.sha256 == sha256, t.files.c.filename == filename)
             ).first()
-        return None if row is None else _record(FileRecord, row)
+        return None if row is None else to_record(FileRecord, row)
 
     def type_providers(self, type_name: str) -> list[tuple[ProjectRecord, ReleaseRecord, str | None]]:
         """Every release providing `type_name` (as its name or an alias): (project, release,
         the type's own name when `type_name` is an alias)."""
-        with self._read() as conn:
+        with self.read() as conn:
             rows = conn.execute(
                 select(t.types.c.project_id, t.types.c.release_id, t.types.c.alias_of).where(t.types.c.type == type_name)
             ).all()
@@ -486,8 +508,8 @@ class RegistryStore:
                 select(*_PROJECT_COLUMNS).where(t.projects.c.id.in_({r.project_id for r in rows}))
             ).all()
             release_rows = conn.execute(select(t.releases).where(t.releases.c.id.in_({r.release_id for r in rows}))).all()
-        projects = {p.id: _record(ProjectRecord, p) for p in project_rows}
-        releases = {r.id: _record(ReleaseRecord, r) for r in release_rows}
+        projects = {p.id: to_record(ProjectRecord, p) for p in project_rows}
+        releases = {r.id: to_record(ReleaseRecord, r) for r in release_rows}
         return [(projects[r.project_id], releases[r.release_id], r.alias_of) for r in rows]
 
     def search_candidates(self, words: Sequence[str], *, type_name: str | None, keyword: str | None) -> list[ProjectRecord]:
@@ -497,19 +519,19 @@ class RegistryStore:
         for word in words:
             query = query.where(t.projects.c.search_text.like(_like(word.lower()), escape="\\"))
         query = query.where(*self._filters(type_name, keyword))
-        with self._read() as conn:
+        with self.read() as conn:
             rows = conn.execute(query).all()
-        return [_record(ProjectRecord, r) for r in rows]
+        return [to_record(ProjectRecord, r) for r in rows]
 
     def list_projects(self, *, type_name: str | None, keyword: str | None, offset: int, limit: int) -> tuple[int, list[ProjectRecord]]:
         """A page of the projects by name, and how many there are in all."""
         where = [t.projects.c.latest_release_id.is_not(None), *self._filters(type_name, keyword)]
-        with self._read() as conn:
+        with self.read() as conn:
             total = conn.execute(select(func.count()).select_from(t.projects).where(*where)).scalar_one()
             rows = conn.execute(
                 select(*_PROJECT_COLUMNS).where(*where).order_by(t.projects.c.name).offset(offset).limit(limit)
             ).all()
-        return total, [_record(ProjectRecord, r) for r in rows]
+        return total, [to_record(ProjectRecord, r) for r in rows]
 
     def _filters(self, type_name: str | None, keyword: str | None) -> list[Any]:
         filters = []

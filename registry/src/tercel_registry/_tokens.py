@@ -5,6 +5,10 @@ to find it again. Its scopes are `fnmatch` patterns on normalized project names 
 `*` is every project). Reading the index and the catalog needs no token; uploading and yanking
 need one whose scopes match the project. Clients send it the way PyPI's do: HTTP Basic with the
 username `__token__` and the token as the password (twine, uv publish), or `Authorization: Bearer`.
+
+One scope is not a pattern: the literal `nightly` lets a token post nightly test results, and
+nothing else. It is never read as a project pattern (a `nightly`-only token cannot publish),
+and no pattern grants it (`*` cannot post results): publishing and reporting stay separate.
 """
 
 from __future__ import annotations
@@ -19,9 +23,11 @@ from ._errors import BadRequest, Forbidden, Unauthorized
 from ._names import normalize_scope, scope_allows
 from ._store import RegistryStore, TokenRecord
 
-__all__ = ["TOKEN_PREFIX", "TokenManager", "token_digest"]
+__all__ = ["NIGHTLY_SCOPE", "TOKEN_PREFIX", "TokenManager", "token_digest"]
 
 TOKEN_PREFIX = "trg_"
+#: The scope that lets a token post nightly results (`tercel registry token create nightly --scope nightly`).
+NIGHTLY_SCOPE = "nightly"
 USERNAME = "__token__"
 
 
@@ -42,7 +48,9 @@ class TokenManager:
             raise BadRequest("a token needs a name")
         patterns = [normalize_scope(s) for s in scopes if s.strip()]
         if not patterns:
-            raise BadRequest("a token needs at least one scope (like 'tercel-plugin-x*', or '*' for every project)")
+            raise BadRequest(
+                f"a token needs at least one scope (like 'tercel-plugin-x*', or '*' for every project, or {NIGHTLY_SCOPE!r})"
+            )
         token = TOKEN_PREFIX + secrets.token_urlsafe(32)
         return token, self.store.add_token(name, token_digest(token), patterns)
 
@@ -75,9 +83,20 @@ class TokenManager:
         return record
 
     def authorize(self, token: TokenRecord, project: str) -> None:
-        """403 unless one of the token's scopes matches the normalized project name."""
-        if not scope_allows(token.scopes, project):
+        """403 unless one of the token's project patterns (its scopes but `nightly`) matches
+        the normalized project name."""
+        if not scope_allows([s for s in token.scopes if s != NIGHTLY_SCOPE], project):
             scopes = ", ".join(repr(s) for s in token.scopes)
             raise Forbidden(
                 f"the token {token.name!r} may not publish to {project!r}: its scopes are {scopes}"
+                + (f" ({NIGHTLY_SCOPE!r} only posts nightly results)" if NIGHTLY_SCOPE in token.scopes else "")
+            )
+
+    def authorize_nightly(self, token: TokenRecord) -> None:
+        """403 unless the token has the exact scope `nightly` (no pattern grants it)."""
+        if NIGHTLY_SCOPE not in token.scopes:
+            scopes = ", ".join(repr(s) for s in token.scopes)
+            raise Forbidden(
+                f"the token {token.name!r} may not post nightly results: that needs the scope {NIGHTLY_SCOPE!r} "
+                f"(its scopes are {scopes}; tercel registry token create nightly --scope {NIGHTLY_SCOPE})"
             )

@@ -27,7 +27,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     create.add_argument(
         "--scope", action="append", default=[], metavar="PATTERN", required=True,
         help="projects the token may publish to and yank: a pattern on normalized names "
-        "('tercel-plugin-x*'; '*' is every project); repeatable",
+        "('tercel-plugin-x*'; '*' is every project), or 'nightly': may post nightly test results "
+        "(only that scope grants it); repeatable",
     )
     actions.add_parser("list", help="the tokens: name, scopes, created, last used, revoked")
     revoke = actions.add_parser("revoke", help="revoke a token: it is refused from now on")

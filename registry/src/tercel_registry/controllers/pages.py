@@ -1,4 +1,7 @@
-"""The human pages: `/` (the plugins, searchable), `/plugins/<name>/`, `/types/<type>/`.
+"""The human pages: `/` (the plugins, searchable), `/plugins/<name>/`, `/types/<type>/`, and the
+nightly results: `/nightly/` (the runs), `/nightly/<night>/` (what broke, what was fixed, every
+result), `/nightly/<night>/<plugin>/<version>/` (one result's tests and log) and
+`/plugins/<name>/nightly/` (a plugin's history).
 
 Each page's links are relative to it, so a page URL without its trailing slash is redirected to
 the one with it (the links would otherwise resolve one level too high).
@@ -20,6 +23,7 @@ from .._urls import Urls, request_path
 __all__ = ["PagesController"]
 
 Text = Annotated[str | None, QueryParameter()]
+Page = Annotated[int, QueryParameter(ge=1)]
 _pages = Pages()
 
 
@@ -63,3 +67,25 @@ class PagesController(Controller):
         type_name: FromPath[str], plugin: Text = None, version: Text = None,
     ) -> Response[Any]:
         return _slash(request) or _html(_pages.type_page(registry, type_name, plugin, version, file_url=urls.index_file))
+
+    @get("/plugins/{name:str}/nightly", sync_to_thread=True)
+    def plugin_nightly(
+        self, request: Request[Any, Any, Any], registry: NamedDependency[Registry], urls: NamedDependency[Urls],
+        name: FromPath[str], version: Text = None, page: Page = 1,
+    ) -> Response[Any]:
+        return _slash(request) or _html(_pages.plugin_nightly(registry, name, version, page=page, base=urls.base(request)))
+
+    @get("/nightly", sync_to_thread=True)
+    def nightly_runs(self, request: Request[Any, Any, Any], registry: NamedDependency[Registry], page: Page = 1) -> Response[Any]:
+        return _slash(request) or _html(_pages.nightly_runs(registry, page=page))
+
+    @get("/nightly/{night:str}", sync_to_thread=True)
+    def nightly_run(self, request: Request[Any, Any, Any], registry: NamedDependency[Registry], night: FromPath[str]) -> Response[Any]:
+        return _slash(request) or _html(_pages.nightly_run(registry, night))
+
+    @get("/nightly/{night:str}/{plugin:str}/{version:str}", sync_to_thread=True)
+    def nightly_result(
+        self, request: Request[Any, Any, Any], registry: NamedDependency[Registry],
+        night: FromPath[str], plugin: FromPath[str], version: FromPath[str],
+    ) -> Response[Any]:
+        return _slash(request) or _html(_pages.nightly_result(registry, night, plugin, version))
