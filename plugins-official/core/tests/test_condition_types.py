@@ -6,7 +6,7 @@ runs for real: an upstream execution ends, the example's flow starts (or not).""
 from __future__ import annotations
 
 from collections.abc import Mapping
-from pathlib import Path
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -14,6 +14,7 @@ from pydantic import ValidationError
 from tercel_plugin_core import condition, trigger
 from tercel_plugin_core.condition import CONDITION_TYPES
 from tercel_sdk import Property
+from tercel_sdk.testing import Sandbox, validate
 
 _CONDITIONS = {name: cls for cls in CONDITION_TYPES for name in cls.all_names()}
 
@@ -161,12 +162,6 @@ def test_the_date_conditions_work_on_a_flow_trigger_with_its_date() -> None:
 # ------------------------------------------------------------------------------ for real
 
 
-def _plugins() -> Any:
-    from tercel.plugins import PluginManager
-
-    return PluginManager().discover()
-
-
 def _upstream(namespace: str, flow_id: str, *, fail: bool = False, labels: dict[str, str] | None = None, outputs: dict[str, str] | None = None) -> str:
     lines = [f"id: {flow_id}", f"namespace: {namespace}"]
     if labels:
@@ -229,38 +224,26 @@ def test_every_flow_and_execution_condition_example_is_exercised() -> None:
 
 
 @pytest.mark.parametrize(("cls", "index", "runs"), _CASES, ids=[f"{c.__name__}-{i}" for c, i, _ in _CASES])
-async def test_the_documented_examples_start_their_flow_for_real(tmp_path: Path, cls: type, index: int, runs: list[tuple[str, bool]]) -> None:
-    from datetime import UTC, datetime
-
-    from tercel.runtime import Runtime
-    from tercel.scheduler import Scheduler
-    from tercel.settings import Settings
-    from tercel_sdk import State
-
+async def test_the_documented_examples_start_their_flow_for_real(cls: type, index: int, runs: list[tuple[str, bool]]) -> None:
     now = datetime(2030, 1, 7, 6, 0, tzinfo=UTC)  # a Monday, before 9:00 in Paris
-    async with Runtime(Settings(home=tmp_path), plugins=_plugins()) as rt:
-        example = rt.deploy_flow(cls.type_examples[index].code)
-        async with Scheduler(rt, clock=lambda: now):
+    async with Sandbox() as tercel:
+        namespace, flow_id = tercel.deploy(cls.type_examples[index].code)
+        async with tercel.scheduler(clock=lambda: now):
             started = 0
             for source, starts in runs:
-                flow = rt.deploy_flow(source)
-                ex = await rt.wait(rt.create_execution(flow, {}).id, timeout=30)
-                assert ex.state.current in (State.SUCCESS, State.FAILED)
-                found = rt.db.executions.find(namespace=example.namespace, flow_id=example.id, limit=10)
+                upstream = await tercel.run(source, timeout=30)
+                assert upstream.state in ("SUCCESS", "FAILED")
+                found = tercel.executions(namespace=namespace, flow_id=flow_id)
                 started += starts
-                assert len(found) == started, (flow.id, [h["id"] for h in found])
-            for header in found:
-                done = await rt.wait(header["id"], timeout=30)
-                assert done.state.current is State.SUCCESS, done.error
-                assert done.trigger["type"] in trigger.Flow.all_names()
+                assert len(found) == started, (upstream.flow_id, found)
+            for execution_id in found:
+                done = await tercel.wait(execution_id, timeout=30)
+                assert done.state == "SUCCESS", done.summary()
+                assert done.execution["trigger"]["type"] in trigger.Flow.all_names()
 
 
 def test_examples_are_valid_under_the_validator() -> None:
-    from tercel.flows import load_flow
-
-    plugins = _plugins()
     for cls in (trigger.Flow, trigger.Webhook, *CONDITION_TYPES):
         for example in cls.type_examples:
-            flow = load_flow(example.code, plugins, name=cls.type_name)
-            triggers = flow.spec.get("triggers") or []
-            assert triggers
+            assert validate(example.code) == [], cls.type_name
+            assert "\ntriggers:\n" in example.code

@@ -1,29 +1,16 @@
-"""AllowFailure, EachSequential, EachParallel and Dag: their `resolve` decisions driven by a
-small engine double (`Sim`), then whole flows through the real engine (`run_flow`)."""
+"""AllowFailure, EachSequential, EachParallel and Dag: their `resolve` decisions driven child by
+child (`testing.FlowableSim`), then whole flows through the real engine (`testing.run_flow`)."""
 
 from __future__ import annotations
 
-import json
 import re
-from collections.abc import Mapping
-from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import pytest
 from pydantic import ValidationError
 from tercel_plugin_core.flow import AllowFailure, Dag, EachParallel, EachSequential
-from tercel_sdk import (
-    INHERIT,
-    FlowableContext,
-    FlowableResult,
-    FlowableTask,
-    Property,
-    State,
-    TaskFailed,
-    TaskRunView,
-    testing,
-)
+from tercel_sdk import FlowableContext, State, TaskFailed, testing
 
 NEW_TYPES: list[type[Any]] = [AllowFailure, EachSequential, EachParallel, Dag]
 BY_NAME = {name: cls for cls in NEW_TYPES for name in cls.all_names()}
@@ -41,106 +28,12 @@ def load(spec: dict[str, Any]) -> Any:
     return BY_NAME[spec["type"]].model_validate(spec)
 
 
-# ----------------------------------------------------------------------------- engine double
-
-_EXPR = re.compile(r"\{\{\s*([\w.]+)\s*\}\}")
+# ------------------------------------------------------------------------------ decisions
 
 
-def _render(value: Any, variables: Mapping[str, Any]) -> Any:
-    if isinstance(value, Property):
-        return value.coerce(_render(value.raw, variables))
-    if isinstance(value, str) and (m := _EXPR.fullmatch(value.strip())):
-        out: Any = variables
-        for part in m.group(1).split("."):
-            out = out[part]
-        return out
-    return value
-
-
-def _text(value: Any) -> Any:
-    """How the engine stores a value it is given (text as-is, anything else as JSON)."""
-    return value if value is None or isinstance(value, str) else json.dumps(value, separators=(",", ":"))
-
-
-class Sim:
-    """The engine's side of one flowable task run: a real `FlowableContext`."""
-
-
-    @property
-    def now(self) -> datetime:
-        """A fixed engine time: decisions must not read the clock."""
-        from datetime import datetime
-
-        return datetime(2026, 1, 1, tzinfo=UTC)
-    def __init__(self, task: FlowableTask, *, value: Any = None, **variables: Any) -> None:
-        self.task = task
-        self.variables = variables
-        self._task_run = TaskRunView("parent", task.id, None, value, None, State.RUNNING, {})
-        self.runs: list[TaskRunView] = []
-        self.max_running = 0
-
-    @property
-    def task_run(self) -> TaskRunView:
-        return self._task_run
-
-    def children(self) -> list[TaskRunView]:
-        return list(self.runs)
-
-    def render(self, value: Any) -> Any:
-        return _render(value, self.variables)
-
-    def step(self) -> FlowableResult:
-        result = self.task.resolve(self)
-        assert isinstance(result, FlowableResult)
-        assert not (result.next and result.state is not None)
-        for nxt in result.next:
-            value = self._task_run.value if nxt.value is INHERIT else _text(nxt.value)
-            key = (nxt.task["id"], value)
-            assert key not in {(r.task_id, r.value) for r in self.runs}, f"created twice: {key}"
-            run = TaskRunView(
-                f"run-{len(self.runs)}", nxt.task["id"], "parent", value, nxt.iteration, State.RUNNING
-            )
-            self.runs.append(run)
-        self.max_running = max(self.max_running, len(self.running()))
-        return result
-
-    def running(self) -> list[TaskRunView]:
-        return [r for r in self.runs if not r.state.is_terminated]
-
-    def finish(self, task_id: str, state: State = State.SUCCESS, value: Any = INHERIT) -> None:
-        (run,) = [
-            r
-            for r in self.running()
-            if r.task_id == task_id and (value is INHERIT or r.value == value)
-        ]
-        self.runs = [replace(r, state=state) if r.id == run.id else r for r in self.runs]
-
-    def run(self, outcomes: Mapping[Any, State] | None = None) -> FlowableResult:
-        """Resolve, finish the oldest running child, again, until a final state."""
-        outcomes = outcomes or {}
-        for _ in range(1000):
-            result = self.step()
-            if result.state is not None:
-                return result
-            running = self.running()
-            assert running, "stuck: nothing runs and no final state"
-            first = running[0]
-            state = outcomes.get((first.task_id, first.value), outcomes.get(first.task_id))
-            self.finish(first.task_id, state or State.SUCCESS, first.value)
-        raise AssertionError("too many steps")
-
-    def ids(self) -> list[str]:
-        return [r.task_id for r in self.runs]
-
-    def pairs(self) -> list[tuple[str, Any]]:
-        return [(r.task_id, r.value) for r in self.runs]
-
-    def next_ids(self) -> list[str]:
-        return [n.task["id"] for n in self.step().next]
-
-
-def sim(spec: dict[str, Any], **kwargs: Any) -> Sim:
-    return Sim(load(spec), **kwargs)
+def sim(spec: dict[str, Any], *, value: Any = None, **variables: Any) -> testing.FlowableSim:
+    """The engine's side of one task run of this flowable (variables as keyword arguments)."""
+    return testing.FlowableSim(load(spec), value=value, variables=variables)
 
 
 def test_sim_is_a_flowable_context():
@@ -667,11 +560,10 @@ tasks:
 def test_flow_dag_cycle_or_unknown_dependency_is_refused_at_validation(tasks, message):
     # the Dag declares its dependency key in its task slot: the core checks the graph when the
     # flow is validated (the resolve-time check stays as a second line of defence)
-    from tercel.flows import FlowValidationError
-
-    with pytest.raises(FlowValidationError) as info:
+    problems = testing.validate(dag_flow(tasks), types=NEW_TYPES)
+    assert any(message in p for p in problems), problems
+    with pytest.raises(Exception, match=re.escape(message)):
         run(dag_flow(tasks))
-    assert any(message in p.message for p in info.value.problems)
 
 
 DAG_FLOW = """\
@@ -703,17 +595,14 @@ tasks:
 
 def test_flow_dag_children_are_flow_tasks_and_checked_by_the_validator():
     """`tasks[*].task` is a `wrapped` task slot: the children are validated and indexed."""
-    from tercel.flows import FlowValidationError, load_flow
-    from tercel.plugins import PluginManager
-
-    pm = PluginManager().discover()
-    flow = load_flow(DAG_FLOW, pm)
-    assert {"t1", "t2"} <= set(flow.tasks)
-    assert flow.tasks["t1"].parent_id == "dag"
-    bad = DAG_FLOW.replace("type: tercel.core.Log", "type: tercel.core.Lgo", 1)
-    with pytest.raises(FlowValidationError) as info:
-        load_flow(bad, pm)
-    assert any("tercel.core.Lgo" in p.message and p.path[-1] == "type" for p in info.value.problems)
+    result = run(DAG_FLOW)
+    dag_run = result.task_run("dag")["id"]
+    assert {r["taskId"]: r["parentTaskRunId"] for r in result.task_runs if r["taskId"] in ("t1", "t2")} == {
+        "t1": dag_run, "t2": dag_run
+    }
+    bad = DAG_FLOW.replace("type: tercel.core.Return, format: one", "type: tercel.core.Retrun, format: one", 1)
+    (problem,) = testing.validate(bad, types=NEW_TYPES)
+    assert "tasks[0].tasks[0].task.type: unknown task type 'tercel.core.Retrun'" in problem
 
 
 def test_flow_dag_runs_in_dependency_order_through_the_engine():

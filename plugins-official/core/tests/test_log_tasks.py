@@ -1,56 +1,28 @@
 """The log tasks Fetch and PurgeLogs, through the real runtime.
 
-One execution (`run_flow`) where one is enough; the runtime driven directly where a test needs
-several executions in one backend (fetching or purging another execution's logs).
+One execution (`run_flow`) where one is enough; a `tercel_sdk.testing.Sandbox` where a test
+needs several executions in one backend (fetching or purging another execution's logs).
 """
 
 from __future__ import annotations
 
 import io
-import types
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
-from tercel.engine import Execution
-from tercel.flows import load_flow
-from tercel.plugins import PluginManager
-from tercel.runtime import Runtime
-from tercel.settings import Settings
 from tercel_plugin_core.log import Fetch, PurgeLogs
-from tercel_sdk import State, hookimpl, ion
-from tercel_sdk.testing import FlowResult, run_flow
+from tercel_sdk import ion
+from tercel_sdk.testing import FlowResult, Sandbox, run_flow, validate
 
 TYPES = [Fetch, PurgeLogs]
 
 
-def _plugins() -> PluginManager:
-    module = types.ModuleType("tercel_test_log_tasks")
-
-    @hookimpl
-    def tercel_task_types() -> list[type]:
-        return list(TYPES)
-
-    module.tercel_task_types = tercel_task_types  # type: ignore[attr-defined]
-    plugins = PluginManager().discover()
-    plugins.add_module(module, distribution="tercel-test-log-tasks", version="0")
-    return plugins
-
-
-PLUGINS = _plugins()
-
-
 @pytest.fixture
-async def runtime(tmp_path: Path) -> AsyncIterator[Runtime]:
-    async with Runtime(Settings(home=tmp_path / "home"), plugins=PLUGINS) as rt:
-        yield rt
-
-
-async def run(runtime: Runtime, source: str, inputs: Mapping[str, Any] | None = None) -> Execution:
-    flow = runtime.register_flow(load_flow(source, PLUGINS))
-    return await runtime.wait(runtime.create_execution(flow, inputs).id, timeout=60)
+async def tercel() -> AsyncIterator[Sandbox]:
+    async with Sandbox(types=TYPES) as sandbox:
+        yield sandbox
 
 
 def rows(data: bytes) -> list[dict[str, Any]]:
@@ -64,10 +36,10 @@ def fetched(result: FlowResult, task_id: str = "fetch") -> list[dict[str, Any]]:
     return found
 
 
-def error(ex: Execution, task_id: str) -> str:
-    (tr,) = [t for t in ex.task_runs if t.task_id == task_id]
-    assert tr.state.current is State.FAILED, (tr.state.current, tr.error)
-    return str(tr.error)
+def error(ex: FlowResult, task_id: str) -> str:
+    (tr,) = [t for t in ex.task_runs if t["taskId"] == task_id]
+    assert tr["state"]["current"] == "FAILED", (tr["state"]["current"], tr.get("error"))
+    return str(tr["error"])
 
 
 LOGS = """\
@@ -174,51 +146,49 @@ tasks:
 """
 
 
-async def test_fetch_the_logs_of_another_execution_of_a_child_namespace(runtime: Runtime) -> None:
-    child = await run(runtime, CHILD)
-    ex = await run(
-        runtime,
+async def test_fetch_the_logs_of_another_execution_of_a_child_namespace(tercel: Sandbox) -> None:
+    child = await tercel.run(CHILD)
+    ex = await tercel.run(
         "id: collect\nnamespace: company.team\ninputs:\n  - id: target\n    type: STRING\ntasks:\n"
         "  - id: fetch\n    type: tercel.core.log.Fetch\n    executionId: \"{{ inputs.target }}\"\n    tasksId: [extract]\n"
         "  - id: checked\n    type: tercel.core.log.Fetch\n    namespace: company.team.etl\n    flowId: child\n"
         "    executionId: \"{{ inputs.target }}\"\n    level: ERROR\n",
         {"target": child.id},
     )
-    assert ex.state.current is State.SUCCESS, [t.error for t in ex.task_runs]
-    by_task = {t.task_id: t.outputs for t in ex.task_runs}
-    first = rows(runtime.storage.get_bytes(by_task["fetch"]["uri"]))
+    assert ex.state == "SUCCESS", ex.summary()
+    by_task = {t["taskId"]: t["outputs"] for t in ex.task_runs}
+    first = rows(ex.read(by_task["fetch"]["uri"]))
     assert [(e["executionId"], e["namespace"], e["flowId"], e["message"]) for e in first] == [
         (child.id, "company.team.etl", "child", "extracting")
     ]
-    assert [e["message"] for e in rows(runtime.storage.get_bytes(by_task["checked"]["uri"]))] == ["load failed"]
+    assert [e["message"] for e in rows(ex.read(by_task["checked"]["uri"]))] == ["load failed"]
     # the file belongs to the execution that fetched, not to the one fetched
     assert by_task["fetch"]["uri"].startswith(f"tercel:///company/team/collect/executions/{ex.id}/")
 
 
-async def test_fetch_refuses_an_execution_of_another_namespace(runtime: Runtime) -> None:
-    other = await run(runtime, OTHER)
-    ex = await run(
-        runtime,
+async def test_fetch_refuses_an_execution_of_another_namespace(tercel: Sandbox) -> None:
+    other = await tercel.run(OTHER)
+    ex = await tercel.run(
         "id: snoop\nnamespace: company.team\ninputs:\n  - id: target\n    type: STRING\ntasks:\n"
         "  - id: fetch\n    type: tercel.core.log.Fetch\n    executionId: \"{{ inputs.target }}\"\n",
         {"target": other.id},
     )
-    assert ex.state.current is State.FAILED
+    assert ex.state == "FAILED"
     assert error(ex, "fetch") == (
         f"cannot read the logs of execution {other.id!r}: it belongs to namespace 'company.other', and a flow of "
         "'company.team' reaches only its own namespace and its children"
     )
 
 
-async def test_fetch_checks_namespace_and_flow_id_against_the_execution(runtime: Runtime) -> None:
-    child = await run(runtime, CHILD)
+async def test_fetch_checks_namespace_and_flow_id_against_the_execution(tercel: Sandbox) -> None:
+    child = await tercel.run(CHILD)
     task = "  - id: fetch\n    type: tercel.core.log.Fetch\n    executionId: \"{{ inputs.target }}\"\n"
     head = "id: check\nnamespace: company.team\ninputs:\n  - id: target\n    type: STRING\ntasks:\n"
-    wrong = await run(runtime, head + task + "    namespace: company.team.etl\n    flowId: other\n", {"target": child.id})
+    wrong = await tercel.run(head + task + "    namespace: company.team.etl\n    flowId: other\n", {"target": child.id})
     assert error(wrong, "fetch") == (
         f"execution {child.id} is not an execution of flow company.team.etl.other: it belongs to company.team.etl.child"
     )
-    half = await run(runtime, head + task + "    namespace: company.team.etl\n", {"target": child.id})
+    half = await tercel.run(head + task + "    namespace: company.team.etl\n", {"target": child.id})
     assert error(half, "fetch") == "`namespace` and `flowId` go together: with `executionId`, set both of them or neither"
 
 
@@ -261,69 +231,66 @@ tasks:
 """
 
 
-def _log_messages(runtime: Runtime, execution_id: str) -> list[str]:
-    return [e["message"] for e in runtime.logs(execution_id) if e.get("task_id")]
+def _log_messages(tercel: Sandbox, execution_id: str) -> list[str]:
+    return [e["message"] for e in tercel.logs(execution_id) if e.get("task_id")]
 
 
-async def test_purge_logs_deletes_the_logs_of_ended_executions_of_the_namespace(runtime: Runtime) -> None:
-    child = await run(runtime, CHILD)
-    other = await run(runtime, OTHER)
+async def test_purge_logs_deletes_the_logs_of_ended_executions_of_the_namespace(tercel: Sandbox) -> None:
+    child = await tercel.run(CHILD)
+    other = await tercel.run(OTHER)
     tomorrow = datetime.now(UTC) + timedelta(days=1)
-    ex = await run(runtime, PURGE, {"end": tomorrow.isoformat()})
-    assert ex.state.current is State.SUCCESS, [t.error for t in ex.task_runs]
+    ex = await tercel.run(PURGE, {"end": tomorrow.isoformat()})
+    assert ex.state == "SUCCESS", ex.summary()
     (purge,) = ex.task_runs
-    assert purge.outputs is not None and purge.outputs["count"] >= 2
-    assert runtime.logs(child.id) == []
-    assert runtime.get_execution(child.id) is not None  # the execution stays
-    assert _log_messages(runtime, other.id) == ["not for company.team"]  # another namespace: untouched
-    assert any(e["message"].startswith("Purged ") for e in runtime.logs(ex.id))
+    assert purge["outputs"] is not None and purge["outputs"]["count"] >= 2
+    assert tercel.logs(child.id) == []
+    assert tercel.execution(child.id) is not None  # the execution stays
+    assert _log_messages(tercel, other.id) == ["not for company.team"]  # another namespace: untouched
+    assert any(e["message"].startswith("Purged ") for e in tercel.logs(ex.id))
 
 
-async def test_purge_logs_before_the_end_date_only(runtime: Runtime) -> None:
-    child = await run(runtime, CHILD)
+async def test_purge_logs_before_the_end_date_only(tercel: Sandbox) -> None:
+    child = await tercel.run(CHILD)
     last_week = datetime.now(UTC) - timedelta(days=7)
-    ex = await run(runtime, PURGE, {"end": last_week.isoformat()})
-    assert ex.task_runs[0].outputs == {"count": 0}
-    assert _log_messages(runtime, child.id) == ["extracting", "load failed"]
+    ex = await tercel.run(PURGE, {"end": last_week.isoformat()})
+    assert ex.task_runs[0]["outputs"] == {"count": 0}
+    assert _log_messages(tercel, child.id) == ["extracting", "load failed"]
     # a start date after the entries: nothing either
-    later = await run(
-        runtime,
+    later = await tercel.run(
         "id: window\nnamespace: company.team\ntasks:\n  - id: purge\n    type: tercel.core.PurgeLogs\n"
         "    startDate: \"{{ now() | dateAdd(1, 'HOURS') }}\"\n    endDate: \"{{ now() | dateAdd(2, 'HOURS') }}\"\n",
     )
-    assert later.task_runs[0].outputs == {"count": 0}
-    assert _log_messages(runtime, child.id) == ["extracting", "load failed"]
+    assert later.task_runs[0]["outputs"] == {"count": 0}
+    assert _log_messages(tercel, child.id) == ["extracting", "load failed"]
 
 
-async def test_purge_logs_keeps_the_levels_not_listed(runtime: Runtime) -> None:
-    child = await run(runtime, CHILD)
-    ex = await run(
-        runtime,
+async def test_purge_logs_keeps_the_levels_not_listed(tercel: Sandbox) -> None:
+    child = await tercel.run(CHILD)
+    ex = await tercel.run(
         "id: keep_errors\nnamespace: company.team\ntasks:\n  - id: purge\n    type: io.kestra.plugin.core.log.PurgeLogs\n"
         "    endDate: \"{{ now() | dateAdd(1, 'DAYS') }}\"\n    logLevels: [TRACE, DEBUG, INFO, WARN]\n",
     )
-    assert ex.state.current is State.SUCCESS, [t.error for t in ex.task_runs]
-    assert [e["level"] for e in runtime.logs(child.id)] == ["ERROR"]  # the child's own "ended" line was INFO
-    assert _log_messages(runtime, child.id) == ["load failed"]
+    assert ex.state == "SUCCESS", ex.summary()
+    assert [e["level"] for e in tercel.logs(child.id)] == ["ERROR"]  # the child's own "ended" line was INFO
+    assert _log_messages(tercel, child.id) == ["load failed"]
 
 
-async def test_purge_logs_of_one_flow_or_one_execution(runtime: Runtime) -> None:
-    first = await run(runtime, CHILD)
-    second = await run(runtime, CHILD)
-    sibling = await run(runtime, CHILD.replace("id: child", "id: sibling"))
+async def test_purge_logs_of_one_flow_or_one_execution(tercel: Sandbox) -> None:
+    first = await tercel.run(CHILD)
+    second = await tercel.run(CHILD)
+    sibling = await tercel.run(CHILD.replace("id: child", "id: sibling"))
     head = "id: p\nnamespace: company.team\ninputs:\n  - id: target\n    type: STRING\ntasks:\n  - id: purge\n    type: tercel.core.PurgeLogs\n    endDate: \"{{ now() | dateAdd(1, 'DAYS') }}\"\n"
-    one = await run(runtime, head + "    executionId: \"{{ inputs.target }}\"\n", {"target": first.id})
-    assert one.state.current is State.SUCCESS, [t.error for t in one.task_runs]
-    assert runtime.logs(first.id) == [] and runtime.logs(second.id) and runtime.logs(sibling.id)
-    flow = await run(runtime, head + "    namespace: company.team.etl\n    flowId: sibling\n", {"target": "-"})
-    assert flow.state.current is State.SUCCESS, [t.error for t in flow.task_runs]
-    assert runtime.logs(sibling.id) == [] and runtime.logs(second.id)
+    one = await tercel.run(head + "    executionId: \"{{ inputs.target }}\"\n", {"target": first.id})
+    assert one.state == "SUCCESS", one.summary()
+    assert tercel.logs(first.id) == [] and tercel.logs(second.id) and tercel.logs(sibling.id)
+    flow = await tercel.run(head + "    namespace: company.team.etl\n    flowId: sibling\n", {"target": "-"})
+    assert flow.state == "SUCCESS", flow.summary()
+    assert tercel.logs(sibling.id) == [] and tercel.logs(second.id)
 
 
-async def test_purge_logs_refuses_another_namespace(runtime: Runtime) -> None:
-    other = await run(runtime, OTHER)
-    ex = await run(
-        runtime,
+async def test_purge_logs_refuses_another_namespace(tercel: Sandbox) -> None:
+    other = await tercel.run(OTHER)
+    ex = await tercel.run(
         "id: p\nnamespace: company.team\ntasks:\n  - id: purge\n    type: tercel.core.PurgeLogs\n"
         "    namespace: company.other\n    endDate: \"{{ now() | dateAdd(1, 'DAYS') }}\"\n",
     )
@@ -331,7 +298,7 @@ async def test_purge_logs_refuses_another_namespace(runtime: Runtime) -> None:
         "namespace 'company.team' may not purge executions of namespace 'company.other': a flow reaches only its "
         "own namespace and its children (company.team.*)"
     )
-    assert _log_messages(runtime, other.id) == ["not for company.team"]
+    assert _log_messages(tercel, other.id) == ["not for company.team"]
 
 
 @pytest.mark.parametrize(
@@ -375,5 +342,5 @@ def test_a_naive_end_date_is_utc() -> None:
 def test_examples_load(cls: type, index: int) -> None:
     example = cls.type_examples[index]  # type: ignore[attr-defined]
     assert example.full and example.code.startswith("id: ")
-    flow = load_flow(example.code, PLUGINS)
-    assert cls.type_name in {node.type for node in flow.tasks.values()}  # type: ignore[attr-defined]
+    assert validate(example.code, types=TYPES) == []
+    assert any(f"type: {name}\n" in example.code for name in cls.all_names())  # type: ignore[attr-defined]

@@ -1,8 +1,8 @@
 """The namespace files tasks (`tercel.core.namespace.*`): UploadFiles, DownloadFiles, DeleteFiles.
 
 Flows run through the real engine (`tercel_sdk.testing.run_flow`); the classes are passed with
-`types=` until the plugin registers them. Namespace files are seeded in the storage folder of
-the flow's `home=` before it runs, or by a first task of the flow. Failing tasks use
+`types=` until the plugin registers them. Namespace files are put in place by `run_flow`'s
+`namespace_files=` before the flow runs, or by a first task of the flow. Failing tasks use
 `allowFailure`, so one flow checks several failures (the task run ends in WARNING and keeps its
 error).
 """
@@ -16,7 +16,6 @@ from typing import Any
 
 import pytest
 from pydantic import Field
-from tercel.storage import LocalStorage, NamespaceFiles
 from tercel_plugin_core import storage
 from tercel_plugin_core.namespace import (
     DeleteFiles,
@@ -27,7 +26,7 @@ from tercel_plugin_core.namespace import (
 )
 from tercel_plugin_core.templating import TemplatedTask
 from tercel_sdk import RunContext, RunnableTask
-from tercel_sdk.testing import FlowResult, run_flow
+from tercel_sdk.testing import FlowResult, run_flow, validate
 
 NS = "company.team"
 PREFIX = "tercel:///company/team/_files/"
@@ -64,17 +63,9 @@ TYPES: list[type[RunnableTask]] = [
 ]
 
 
-def run(yaml: str, *, home: Path | None = None) -> FlowResult:
-    return run_flow(yaml, types=list(TYPES), home=home)
-
-
-def seed(home: Path, files: dict[str, dict[str, str]]) -> Path:
-    """Namespace files in the storage of `home`: namespace → path → text."""
-    store = NamespaceFiles(LocalStorage(home / "storage"))
-    for namespace, contents in files.items():
-        for path, text in contents.items():
-            store.put(namespace, path, text.encode())
-    return home
+def run(yaml: str, *, files: dict[str, dict[str, str]] | None = None, home: Path | None = None) -> FlowResult:
+    """Run a flow with these namespace files in place first (namespace → path → text)."""
+    return run_flow(yaml, types=list(TYPES), namespace_files=files, home=home)
 
 
 def namespace_files(result: FlowResult, namespace: str = NS) -> dict[str, str]:
@@ -89,11 +80,6 @@ def state(result: FlowResult, task_id: str) -> str:
 
 def error(result: FlowResult, task_id: str) -> str:
     return result.task_run(task_id).get("error") or ""
-
-
-def metric(result: FlowResult, task_id: str, name: str) -> float:
-    metrics = result.task_run(task_id)["attempts"][-1].get("metrics") or []
-    return next(m["value"] for m in metrics if m["name"] == name)
 
 
 # --------------------------------------------------------------------------------- patterns
@@ -183,7 +169,7 @@ tasks:
         "/project/config.yml": PREFIX + "project/config.yml",
     }
     assert namespace_files(result) == {"project/queries/one.sql": "SELECT 1", "project/config.yml": "debug: true"}
-    assert metric(result, "upload", "uploaded") == 2
+    assert result.metric("upload", "uploaded") == 2
     assert "2 file(s) uploaded to namespace 'company.team'" in result.messages("upload")
 
 
@@ -211,7 +197,7 @@ tasks:
 
 
 def test_upload_files_map_as_json_copies_between_namespaces(tmp_path):
-    home = seed(tmp_path, {NS: {"scripts/etl.py": "print('etl')", "scripts/lib/util.py": "pass", "README.md": "#"}})
+    files = {NS: {"scripts/etl.py": "print('etl')", "scripts/lib/util.py": "pass", "README.md": "#"}}
     result = run(
         """
 id: copy_scripts
@@ -227,7 +213,7 @@ tasks:
     namespace: company.team.staging
     filesMap: "{{ outputs.download.files | toJson }}"
 """,
-        home=home,
+        files=files,
     )
     assert result.state == "SUCCESS", result.task_runs
     assert namespace_files(result, "company.team.staging") == {"scripts/etl.py": "print('etl')", "scripts/lib/util.py": "pass"}
@@ -349,7 +335,7 @@ tasks:
 
 
 def test_upload_conflict_modes(tmp_path):
-    home = seed(tmp_path, {NS: {"a.txt": "old a", "b.txt": "old b"}})
+    files = {NS: {"a.txt": "old a", "b.txt": "old b"}}
     result = run(
         """
 id: upload_conflicts
@@ -384,7 +370,7 @@ tasks:
     filesMap:
       b.txt: "{{ outputs.new.uri }}"
 """,
-        home=home,
+        files=files,
     )
     assert state(result, "error") == "WARNING"
     assert error(result, "error") == (
@@ -505,11 +491,8 @@ tasks:
 
 
 def test_upload_needs_files_or_files_map():
-    from tercel.flows import FlowValidationError
-
-    with pytest.raises(FlowValidationError, match="needs at least one of files, filesMap"):
-        run(
-            """
+    problems = validate(
+        """
 id: upload_nothing
 namespace: company.team
 
@@ -517,16 +500,14 @@ tasks:
   - id: upload
     type: tercel.core.namespace.UploadFiles
     destination: /x
-"""
-        )
+""", types=list(TYPES)
+    )
+    assert any('needs at least one of files, filesMap' in p for p in problems), problems
 
 
 def test_upload_refuses_an_unknown_conflict_mode():
-    from tercel.flows import FlowValidationError
-
-    with pytest.raises(FlowValidationError, match="'conflict' must be one of OVERWRITE, ERROR, SKIP"):
-        run(
-            """
+    problems = validate(
+        """
 id: upload_bad_conflict
 namespace: company.team
 
@@ -535,8 +516,9 @@ tasks:
     type: tercel.core.namespace.UploadFiles
     files: ["**"]
     conflict: REPLACE
-"""
-        )
+""", types=list(TYPES)
+    )
+    assert any("'conflict' must be one of OVERWRITE, ERROR, SKIP" in p for p in problems), problems
 
 
 # ---------------------------------------------------------------------------- DownloadFiles
@@ -552,7 +534,7 @@ FILES = {
 
 
 def test_download_by_patterns(tmp_path):
-    home = seed(tmp_path, {NS: FILES, "company.team.analytics": {"a.sql": "child"}, "company.teamx": {"x.sql": "no"}})
+    files = {NS: FILES, "company.team.analytics": {"a.sql": "child"}, "company.teamx": {"x.sql": "no"}}
     result = run(
         """
 id: download
@@ -591,7 +573,7 @@ tasks:
     files: ["/input.txt"]
     destination: /out
 """,
-        home=home,
+        files=files,
     )
     assert result.state == "SUCCESS", result.task_runs
     every = result.outputs("all")["files"]
@@ -600,7 +582,7 @@ tasks:
     assert all("/executions/" in uri and "/tasks/all/" in uri for uri in every.values())
     assert every["/input.txt"].endswith("/input.txt")
     assert every["/scripts/etl.py"].endswith("-etl.py")  # folders are folded into the stored name
-    assert metric(result, "all", "downloaded") == 5
+    assert result.metric("all", "downloaded") == 5
     assert sorted(result.outputs("sql")["files"]) == ["/queries/deep/items.sql", "/queries/orders.sql"]
     assert sorted(result.outputs("bare_name")["files"]) == ["/input.txt", "/scripts/input.txt"]
     assert sorted(result.outputs("rooted")["files"]) == ["/input.txt", "/scripts/etl.py"]
@@ -609,14 +591,14 @@ tasks:
     child = result.outputs("child")["files"]
     assert list(child) == ["/a.sql"] and result.read(child["/a.sql"]) == b"child"
     assert result.outputs("none")["files"] == {}
-    assert metric(result, "none", "downloaded") == 0
+    assert result.metric("none", "downloaded") == 0
     assert "no file of namespace 'company.team' matches `files` ['**.parquet', 'missing.csv']" in result.messages("none", "WARN")
     copied = result.outputs("destination")["files"]
     assert list(copied) == ["/input.txt"] and result.read(copied["/input.txt"]) == b"top input"
 
 
 def test_download_failures(tmp_path):
-    home = seed(tmp_path, {"company.other": {"secret.txt": "secret"}, "company": {"parent.txt": "p"}})
+    files = {"company.other": {"secret.txt": "secret"}, "company": {"parent.txt": "p"}}
     result = run(
         """
 id: download_failures
@@ -650,7 +632,7 @@ tasks:
     files: "regex:(unclosed"
     allowFailure: true
 """,
-        home=home,
+        files=files,
     )
     assert result.state == "WARNING"
     assert error(result, "sibling") == (
@@ -669,13 +651,10 @@ tasks:
 
 
 def test_delete_by_patterns(tmp_path):
-    home = seed(
-        tmp_path,
-        {
-            NS: {**FILES, "tmp/a.upl": "1", "tmp/b/c.upl": "2", "keep.upl.txt": "3"},
-            "company.team.sandbox": {"x.txt": "x", "y/z.txt": "z"},
-        },
-    )
+    files = {
+        NS: {**FILES, "tmp/a.upl": "1", "tmp/b/c.upl": "2", "keep.upl.txt": "3"},
+        "company.team.sandbox": {"x.txt": "x", "y/z.txt": "z"},
+    }
     result = run(
         """
 id: delete
@@ -700,27 +679,28 @@ tasks:
     type: tercel.core.namespace.DeleteFiles
     files: ["*.parquet"]
 """,
-        home=home,
+        files=files,
+        home=tmp_path,
     )
     assert result.state == "SUCCESS", result.task_runs
     assert result.outputs("upl")["files"] == {"/tmp/a.upl": PREFIX + "tmp/a.upl", "/tmp/b/c.upl": PREFIX + "tmp/b/c.upl"}
-    assert metric(result, "upl", "deleted") == 2
+    assert result.metric("upl", "deleted") == 2
     assert result.outputs("one")["files"] == {"/queries/orders.sql": PREFIX + "queries/orders.sql"}
     assert sorted(result.outputs("sandbox")["files"]) == ["/x.txt", "/y/z.txt"]
     assert result.outputs("none")["files"] == {}
-    assert metric(result, "none", "deleted") == 0
+    assert result.metric("none", "deleted") == 0
     assert "no file of namespace 'company.team' matches `files` ['*.parquet']" in result.messages("none", "WARN")
     remaining = namespace_files(result)
     assert sorted(remaining) == ["input.txt", "keep.upl.txt", "queries/deep/items.sql", "scripts/etl.py", "scripts/input.txt"]
     assert namespace_files(result, "company.team.sandbox") == {}
     # folders left empty are gone (folders exist only through their files)
-    storage_root = home / "storage" / "company" / "team" / "_files"
+    storage_root = tmp_path / "storage" / "company" / "team" / "_files"
     assert not (storage_root / "tmp").exists()
     assert (storage_root / "queries" / "deep").is_dir()
 
 
 def test_delete_failures(tmp_path):
-    home = seed(tmp_path, {"other.team": {"secret.txt": "secret"}})
+    files = {"other.team": {"secret.txt": "secret"}}
     result = run(
         """
 id: delete_failures
@@ -742,7 +722,7 @@ tasks:
     files: "a\\\\"
     allowFailure: true
 """,
-        home=home,
+        files=files,
     )
     assert result.state == "WARNING"
     assert error(result, "other") == (
@@ -763,13 +743,10 @@ tasks:
     ids=lambda x: x.__name__ if isinstance(x, type) else str(x),
 )
 def test_examples_run(cls, index, tmp_path):
-    home = seed(
-        tmp_path,
-        {
-            NS: {"scripts/etl.py": "print(1)", "a.tmp": "", "staging/x.csv": ""},
-            "company.team.analytics": {"queries/orders.sql": "SELECT 1"},
-            "company.team.sandbox": {"anything.txt": ""},
-        },
-    )
-    result = run(cls.type_examples[index].code, home=home)
+    files = {
+        NS: {"scripts/etl.py": "print(1)", "a.tmp": "", "staging/x.csv": ""},
+        "company.team.analytics": {"queries/orders.sql": "SELECT 1"},
+        "company.team.sandbox": {"anything.txt": ""},
+    }
+    result = run(cls.type_examples[index].code, files=files)
     assert result.state == "SUCCESS", result.task_runs

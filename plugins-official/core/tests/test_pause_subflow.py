@@ -1,39 +1,39 @@
-"""Pause, Subflow and ForEachItem through the real runtime (engine, worker, store, storage)."""
+"""Pause, Subflow and ForEachItem through the real runtime (engine, worker, store, storage), in a
+`tercel_sdk.testing.Sandbox` (several executions, resumes, kills, a restart)."""
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
+from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 from tercel.errors import TercelError
-from tercel.flows import load_flow
-from tercel.plugins import PluginManager
-from tercel.runtime import Runtime
-from tercel.settings import Settings
-from tercel_sdk import State, ion
-
-PLUGINS = PluginManager().discover()
+from tercel_sdk.testing import FlowResult, Sandbox, validate
 
 
 @pytest.fixture
-async def runtime(tmp_path: Path) -> AsyncIterator[Runtime]:
-    async with Runtime(Settings(home=tmp_path / "home"), plugins=PLUGINS) as rt:
-        yield rt
+async def tercel() -> AsyncIterator[Sandbox]:
+    async with Sandbox() as sandbox:
+        yield sandbox
 
 
-def _flow(runtime: Runtime, source: str):  # type: ignore[no-untyped-def]
-    return runtime.register_flow(load_flow(source, PLUGINS))
+def runs(result: FlowResult) -> list[tuple[str, str]]:
+    """(task id, state) of every task run, in order."""
+    return [(t["taskId"], t["state"]["current"]) for t in result.task_runs]
 
 
-async def _until(runtime: Runtime, execution_id: str, state: State, timeout: float = 20.0):  # type: ignore[no-untyped-def]
-    for _ in range(int(timeout / 0.02)):
-        ex = runtime.get_execution(execution_id)
-        if ex is not None and ex.state.current is state:
-            return ex
-        await asyncio.sleep(0.02)
-    raise AssertionError(f"execution never became {state.value}: {runtime.get_execution(execution_id)}")
+def states(run: dict[str, Any]) -> list[str]:
+    return [h["state"] for h in run["state"]["histories"]]
+
+
+def entered(run: dict[str, Any], state: str) -> datetime:
+    return _date(next(h["date"] for h in run["state"]["histories"] if h["state"] == state))
+
+
+def _date(value: Any) -> datetime:
+    return value if isinstance(value, datetime) else datetime.fromisoformat(str(value).replace("Z", "+00:00"))
 
 
 APPROVAL = """
@@ -58,46 +58,40 @@ tasks:
 """
 
 
-async def test_pause_waits_for_a_resume_with_typed_inputs(runtime: Runtime) -> None:
-    flow = _flow(runtime, APPROVAL)
-    ex = runtime.create_execution(flow)
-    paused = await _until(runtime, ex.id, State.PAUSED)
-    assert [(t.task_id, t.state.current) for t in paused.task_runs] == [
-        ("before", State.SUCCESS), ("wait_for_approval", State.PAUSED)
-    ]
+async def test_pause_waits_for_a_resume_with_typed_inputs(tercel: Sandbox) -> None:
+    ex = tercel.start(APPROVAL)
+    paused = await tercel.until(ex, "PAUSED")
+    assert runs(paused) == [("before", "SUCCESS"), ("wait_for_approval", "PAUSED")]
     with pytest.raises(TercelError, match="approved"):
-        runtime.resume_execution(ex.id, {"approved": "not a boolean"})
+        tercel.resume(ex, {"approved": "not a boolean"})
     with pytest.raises(TercelError, match="unknown input 'aproved'"):
-        runtime.resume_execution(ex.id, {"aproved": True})
-    runtime.resume_execution(ex.id, {"approved": "true", "reason": "fine"}, by="alice")
-    done = await runtime.wait(ex.id, timeout=20)
-    assert done.state.current is State.SUCCESS
-    pause = done.task_runs[1]
-    assert pause.outputs is not None
-    assert pause.outputs["onResume"] == {"approved": True, "reason": "fine"}
-    assert pause.outputs["resumed"]["by"] == "alice"
-    assert [s for s, _ in pause.state.histories] == [State.CREATED, State.RUNNING, State.PAUSED, State.RUNNING, State.SUCCESS]
-    assert [s for s, _ in done.state.histories] == [State.CREATED, State.RUNNING, State.PAUSED, State.RUNNING, State.SUCCESS]
-    assert done.task_runs[2].outputs == {"value": "true / fine"}
+        tercel.resume(ex, {"aproved": True})
+    tercel.resume(ex, {"approved": "true", "reason": "fine"}, by="alice")
+    done = await tercel.wait(ex, timeout=20)
+    assert done.state == "SUCCESS"
+    pause = done.task_run("wait_for_approval")
+    assert pause["outputs"]["onResume"] == {"approved": True, "reason": "fine"}
+    assert pause["outputs"]["resumed"]["by"] == "alice"
+    assert states(pause) == ["CREATED", "RUNNING", "PAUSED", "RUNNING", "SUCCESS"]
+    assert [h["state"] for h in done.execution["state"]["histories"]] == ["CREATED", "RUNNING", "PAUSED", "RUNNING", "SUCCESS"]
+    assert done.outputs("after") == {"value": "true / fine"}
 
 
-async def test_resume_of_an_execution_that_is_not_paused_is_refused(runtime: Runtime) -> None:
-    flow = _flow(runtime, "id: p\nnamespace: t\ntasks:\n  - id: r\n    type: tercel.core.Return\n    format: x\n")
-    ex = runtime.create_execution(flow)
-    await runtime.wait(ex.id, timeout=20)
+async def test_resume_of_an_execution_that_is_not_paused_is_refused(tercel: Sandbox) -> None:
+    done = await tercel.run("id: p\nnamespace: t\ntasks:\n  - id: r\n    type: tercel.core.Return\n    format: x\n", timeout=20)
     with pytest.raises(TercelError, match="SUCCESS, not PAUSED"):
-        runtime.resume_execution(ex.id)
+        tercel.resume(done.id)
     with pytest.raises(TercelError, match="no execution"):
-        runtime.resume_execution("nope")
+        tercel.resume("nope")
 
 
 @pytest.mark.parametrize(
     ("behavior", "task_state", "execution_state"),
-    [("RESUME", State.SUCCESS, State.SUCCESS), ("WARN", State.WARNING, State.WARNING),
-     ("FAIL", State.FAILED, State.FAILED), ("CANCEL", State.CANCELLED, State.CANCELLED)],
+    [("RESUME", "SUCCESS", "SUCCESS"), ("WARN", "WARNING", "WARNING"),
+     ("FAIL", "FAILED", "FAILED"), ("CANCEL", "CANCELLED", "CANCELLED")],
 )
-async def test_pause_duration_ends_the_pause_as_behavior_says(runtime: Runtime, behavior: str, task_state: State, execution_state: State) -> None:
-    flow = _flow(runtime, f"""
+async def test_pause_duration_ends_the_pause_as_behavior_says(tercel: Sandbox, behavior: str, task_state: str, execution_state: str) -> None:
+    done = await tercel.run(f"""
 id: timed
 namespace: t
 tasks:
@@ -112,46 +106,40 @@ tasks:
   - id: after
     type: tercel.core.Return
     format: "{{{{ outputs.pause.onResume.answer ?? 'none' }}}}"
-""")
-    ex = runtime.create_execution(flow)
-    done = await runtime.wait(ex.id, timeout=20)
+""", timeout=20)
     pause = done.task_runs[0]
-    assert pause.state.current is task_state
-    assert done.state.current is execution_state
-    paused_at = next(d for st, d in pause.state.histories if st is State.PAUSED)
-    paused_for = (pause.state.histories[-1][1] - paused_at).total_seconds()
+    assert pause["state"]["current"] == task_state
+    assert done.state == execution_state
+    paused_for = (_date(pause["state"]["histories"][-1]["date"]) - entered(pause, "PAUSED")).total_seconds()
     assert paused_for >= 0.3
     if behavior in ("RESUME", "WARN"):
-        assert done.task_runs[-1].task_id == "after"
+        assert done.task_runs[-1]["taskId"] == "after"
     if behavior == "RESUME":
-        assert done.task_runs[-1].outputs == {"value": "42"}
+        assert done.task_runs[-1]["outputs"] == {"value": "42"}
     if behavior == "FAIL":
-        assert "is over (behavior FAIL)" in (pause.error or "")
-        assert [t.task_id for t in done.task_runs] == ["pause"]
+        assert "is over (behavior FAIL)" in (pause.get("error") or "")
+        assert [t["taskId"] for t in done.task_runs] == ["pause"]
 
 
-async def test_deprecated_delay_and_timeout(runtime: Runtime) -> None:
-    delayed = _flow(runtime, "id: d\nnamespace: t\ntasks:\n  - id: pause\n    type: io.kestra.core.tasks.flows.Pause\n    delay: PT0.1S\n    tasks:\n      - id: inside\n        type: tercel.core.Return\n        format: after the delay\n")
-    done = await runtime.wait(runtime.create_execution(delayed).id, timeout=20)
-    assert done.state.current is State.SUCCESS
-    assert [t.task_id for t in done.task_runs] == ["pause", "inside"]
-    timed_out = _flow(runtime, "id: to\nnamespace: t\ntasks:\n  - id: pause\n    type: tercel.core.Pause\n    timeout: PT0.2S\n")
-    done = await runtime.wait(runtime.create_execution(timed_out).id, timeout=20)
-    assert done.state.current is State.FAILED
-    assert "not resumed within the timeout of PT0.2S" in (done.task_runs[0].error or "")
+async def test_deprecated_delay_and_timeout(tercel: Sandbox) -> None:
+    done = await tercel.run("id: d\nnamespace: t\ntasks:\n  - id: pause\n    type: io.kestra.core.tasks.flows.Pause\n    delay: PT0.1S\n    tasks:\n      - id: inside\n        type: tercel.core.Return\n        format: after the delay\n", timeout=20)
+    assert done.state == "SUCCESS"
+    assert [t["taskId"] for t in done.task_runs] == ["pause", "inside"]
+    done = await tercel.run("id: to\nnamespace: t\ntasks:\n  - id: pause\n    type: tercel.core.Pause\n    timeout: PT0.2S\n", timeout=20)
+    assert done.state == "FAILED"
+    assert "not resumed within the timeout of PT0.2S" in (done.task_runs[0].get("error") or "")
 
 
-async def test_a_resume_before_the_timeout_wins(runtime: Runtime) -> None:
-    flow = _flow(runtime, "id: to\nnamespace: t\ntasks:\n  - id: pause\n    type: tercel.core.Pause\n    timeout: PT30S\n")
-    ex = runtime.create_execution(flow)
-    await _until(runtime, ex.id, State.PAUSED)
-    runtime.resume_execution(ex.id)
-    done = await runtime.wait(ex.id, timeout=20)
-    assert done.state.current is State.SUCCESS
+async def test_a_resume_before_the_timeout_wins(tercel: Sandbox) -> None:
+    ex = tercel.start("id: to\nnamespace: t\ntasks:\n  - id: pause\n    type: tercel.core.Pause\n    timeout: PT30S\n")
+    await tercel.until(ex, "PAUSED")
+    tercel.resume(ex)
+    done = await tercel.wait(ex, timeout=20)
+    assert done.state == "SUCCESS"
 
 
-async def test_other_branches_go_on_while_a_pause_waits_and_kill_ends_it(runtime: Runtime) -> None:
-    flow = _flow(runtime, """
+async def test_other_branches_go_on_while_a_pause_waits_and_kill_ends_it(tercel: Sandbox) -> None:
+    ex = tercel.start("""
 id: branches
 namespace: t
 tasks:
@@ -164,35 +152,22 @@ tasks:
         type: tercel.core.Return
         format: done while paused
 """)
-    ex = runtime.create_execution(flow)
-    for _ in range(500):
-        current = runtime.get_execution(ex.id)
-        assert current is not None
-        states = {t.task_id: t.state.current for t in current.task_runs}
-        if states.get("work") is State.SUCCESS and current.state.current is State.PAUSED:
-            break
-        await asyncio.sleep(0.02)
-    else:
-        raise AssertionError("the other branch did not finish while paused")
-    runtime.kill(ex.id)
-    done = await runtime.wait(ex.id, timeout=20)
-    assert done.state.current is State.KILLED
-    assert {t.task_id: t.state.current for t in done.task_runs} == {
-        "parallel": State.KILLED, "pause": State.KILLED, "work": State.SUCCESS
-    }
+    await tercel.until(ex, lambda r: r.state == "PAUSED" and dict(runs(r)).get("work") == "SUCCESS", timeout=10)
+    tercel.kill(ex)
+    done = await tercel.wait(ex, timeout=20)
+    assert done.state == "KILLED"
+    assert dict(runs(done)) == {"parallel": "KILLED", "pause": "KILLED", "work": "SUCCESS"}
 
 
 async def test_a_paused_execution_survives_a_restart(tmp_path: Path) -> None:
-    settings = Settings(home=tmp_path / "home")
-    async with Runtime(settings, plugins=PLUGINS) as first:
-        flow = _flow(first, APPROVAL)
-        ex = first.create_execution(flow)
-        await _until(first, ex.id, State.PAUSED)
-    async with Runtime(settings, plugins=PLUGINS) as second:
-        second.resume_execution(ex.id, {"approved": True})
-        done = await second.wait(ex.id, timeout=20)
-    assert done.state.current is State.SUCCESS
-    assert done.task_runs[2].outputs == {"value": "true / "}
+    async with Sandbox(home=tmp_path / "home") as first:
+        ex = first.start(APPROVAL)
+        await first.until(ex, "PAUSED")
+    async with Sandbox(home=tmp_path / "home") as second:
+        second.resume(ex, {"approved": True})
+        done = await second.wait(ex, timeout=20)
+    assert done.state == "SUCCESS"
+    assert done.outputs("after") == {"value": "true / "}
 
 
 # ------------------------------------------------------------------------------------ Subflow
@@ -241,79 +216,64 @@ tasks:
 """
 
 
-async def test_subflow_waits_and_passes_outputs(runtime: Runtime) -> None:
-    _flow(runtime, CHILD)
-    parent = _flow(runtime, _parent("    inheritLabels: true\n    labels:\n      extra: yes"))
-    ex = runtime.create_execution(parent)
-    done = await runtime.wait(ex.id, timeout=30)
-    assert done.state.current is State.SUCCESS, done.task_runs
-    call = done.task_runs[0]
-    assert call.outputs is not None
-    child = runtime.get_execution(call.outputs["executionId"])
+async def test_subflow_waits_and_passes_outputs(tercel: Sandbox) -> None:
+    tercel.deploy(CHILD)
+    done = await tercel.run(_parent("    inheritLabels: true\n    labels:\n      extra: yes"), timeout=30)
+    assert done.state == "SUCCESS", done.summary()
+    call = done.outputs("call")
+    child = tercel.execution(call["executionId"])
     assert child is not None and child.flow_id == "child"
-    assert child.labels == {"team": "data", "extra": "yes", "system.correlationId": ex.id}
-    assert child.trigger is not None and child.trigger["executionId"] == ex.id
-    assert call.outputs["state"] == "SUCCESS"
-    assert done.task_runs[1].outputs == {"value": "hello Ada from parent (data) / SUCCESS"}
+    assert child.labels == {"team": "data", "extra": "yes", "system.correlationId": done.id}
+    assert child.execution["trigger"] is not None and child.execution["trigger"]["executionId"] == done.id
+    assert call["state"] == "SUCCESS"
+    assert done.outputs("after") == {"value": "hello Ada from parent (data) / SUCCESS"}
 
 
-@pytest.mark.parametrize(("transmit", "expected"), [("true", State.FAILED), ("false", State.SUCCESS)])
-async def test_subflow_failure_is_transmitted_only_when_asked(runtime: Runtime, transmit: str, expected: State) -> None:
-    _flow(runtime, CHILD)
-    parent = _flow(runtime, _parent(f"    transmitFailed: {transmit}", inputs="name: Ada\n      fail: true"))
-    done = await runtime.wait(runtime.create_execution(parent).id, timeout=30)
-    call = done.task_runs[0]
-    assert call.state.current is expected
-    assert call.outputs is not None and call.outputs["state"] == "FAILED"
-    if expected is State.FAILED:
-        assert f"subflow execution {call.outputs['executionId']} ended FAILED" in (call.error or "")
-        assert done.state.current is State.FAILED
+@pytest.mark.parametrize(("transmit", "expected"), [("true", "FAILED"), ("false", "SUCCESS")])
+async def test_subflow_failure_is_transmitted_only_when_asked(tercel: Sandbox, transmit: str, expected: str) -> None:
+    tercel.deploy(CHILD)
+    done = await tercel.run(_parent(f"    transmitFailed: {transmit}", inputs="name: Ada\n      fail: true"), timeout=30)
+    call = done.task_run("call")
+    assert call["state"]["current"] == expected
+    assert call["outputs"] is not None and call["outputs"]["state"] == "FAILED"
+    if expected == "FAILED":
+        assert f"subflow execution {call['outputs']['executionId']} ended FAILED" in (call.get("error") or "")
+        assert done.state == "FAILED"
 
 
-async def test_subflow_without_wait_goes_on_at_once(runtime: Runtime) -> None:
-    _flow(runtime, CHILD.replace("  - id: greet\n", "  - id: slow\n    type: tercel.core.Sleep\n    duration: PT0.5S\n  - id: greet\n"))
-    parent = _flow(runtime, _parent("    wait: false"))
-    done = await runtime.wait(runtime.create_execution(parent).id, timeout=30)
-    assert done.state.current is State.SUCCESS
-    assert done.task_runs[1].outputs == {"value": "none / none"}
-    child_id = done.task_runs[0].outputs["executionId"]  # type: ignore[index]
-    assert runtime.get_execution(child_id).state.current is State.RUNNING  # type: ignore[union-attr]
-    child = await runtime.wait(child_id, timeout=30)
-    assert child.state.current is State.SUCCESS
+async def test_subflow_without_wait_goes_on_at_once(tercel: Sandbox) -> None:
+    tercel.deploy(CHILD.replace("  - id: greet\n", "  - id: slow\n    type: tercel.core.Sleep\n    duration: PT0.5S\n  - id: greet\n"))
+    done = await tercel.run(_parent("    wait: false"), timeout=30)
+    assert done.state == "SUCCESS"
+    assert done.outputs("after") == {"value": "none / none"}
+    child_id = done.outputs("call")["executionId"]
+    assert tercel.execution(child_id).state == "RUNNING"  # type: ignore[union-attr]
+    child = await tercel.wait(child_id, timeout=30)
+    assert child.state == "SUCCESS"
 
 
-async def test_subflow_of_a_missing_flow_or_with_bad_inputs_fails_clearly(runtime: Runtime) -> None:
-    _flow(runtime, CHILD)
-    missing = _flow(runtime, _parent().replace("flowId: child", "flowId: nope"))
-    done = await runtime.wait(runtime.create_execution(missing).id, timeout=30)
-    assert done.state.current is State.FAILED
-    assert "flow tests.sub.nope does not exist" in (done.task_runs[0].error or "")
-    bad = _flow(runtime, _parent(inputs="nam: Ada"))
-    done = await runtime.wait(runtime.create_execution(bad).id, timeout=30)
-    assert done.state.current is State.FAILED
-    assert "subflow execution not created" in (done.task_runs[0].error or "")
-    assert "'nam'" in (done.task_runs[0].error or "")
+async def test_subflow_of_a_missing_flow_or_with_bad_inputs_fails_clearly(tercel: Sandbox) -> None:
+    tercel.deploy(CHILD)
+    done = await tercel.run(_parent().replace("flowId: child", "flowId: nope"), timeout=30)
+    assert done.state == "FAILED"
+    assert "flow tests.sub.nope does not exist" in done.errors["call"]
+    done = await tercel.run(_parent(inputs="nam: Ada"), timeout=30)
+    assert done.state == "FAILED"
+    assert "subflow execution not created" in done.errors["call"]
+    assert "'nam'" in done.errors["call"]
 
 
-async def test_killing_the_parent_kills_the_subflow(runtime: Runtime) -> None:
-    _flow(runtime, CHILD.replace("  - id: greet\n", "  - id: slow\n    type: tercel.core.Sleep\n    duration: PT60S\n  - id: greet\n"))
-    parent = _flow(runtime, _parent())
-    ex = runtime.create_execution(parent)
-    for _ in range(500):
-        current = runtime.get_execution(ex.id)
-        if current and current.task_runs and (current.task_runs[0].outputs or {}).get("executionId"):
-            child_id = current.task_runs[0].outputs["executionId"]  # type: ignore[index]
-            child = runtime.get_execution(child_id)
-            if child and child.task_runs and child.task_runs[0].state.current is State.RUNNING:
-                break
-        await asyncio.sleep(0.02)
-    else:
-        raise AssertionError("the subflow never started")
-    runtime.kill(ex.id)
-    done = await runtime.wait(ex.id, timeout=30)
-    assert done.state.current is State.KILLED
-    child_done = await runtime.wait(child_id, timeout=30)
-    assert child_done.state.current is State.KILLED
+async def test_killing_the_parent_kills_the_subflow(tercel: Sandbox) -> None:
+    tercel.deploy(CHILD.replace("  - id: greet\n", "  - id: slow\n    type: tercel.core.Sleep\n    duration: PT60S\n  - id: greet\n"))
+    ex = tercel.start(_parent())
+    started = await tercel.until(ex, lambda r: bool(r.task_runs and (r.task_runs[0].get("outputs") or {}).get("executionId")))
+    child_id = started.task_runs[0]["outputs"]["executionId"]
+    await tercel.until(child_id, lambda r: bool(r.task_runs) and r.task_runs[0]["state"]["current"] == "RUNNING")
+    tercel.kill(ex)
+    done = await tercel.wait(ex, timeout=30)
+    assert done.state == "KILLED"
+    child_done = await tercel.wait(child_id, timeout=30)
+    assert child_done.state == "KILLED"
 
 
 # -------------------------------------------------------------------------------- ForEachItem
@@ -366,58 +326,47 @@ tasks:
 """
 
 
-async def test_for_each_item_runs_one_subflow_per_batch_and_merges_outputs(runtime: Runtime) -> None:
-    _flow(runtime, ITEM_CHILD.replace("{{ inputs.number == 3 }}", "false"))
-    parent = _flow(runtime, _items_parent())
-    done = await runtime.wait(runtime.create_execution(parent).id, timeout=60)
-    assert done.state.current is State.SUCCESS, [(t.task_id, t.error) for t in done.task_runs]
-    runs = {t.task_id: t for t in done.task_runs}
-    assert [t.task_id for t in done.task_runs] == ["write", "each", "each_split", "each_items", "each_merge"]
-    assert runs["each_split"].outputs["numberOfBatches"] == 3  # type: ignore[index]
-    items = runs["each_items"].outputs
-    assert items is not None and items["numberOfBatches"] == 3 and items["iterations"] == {"SUCCESS": 3}
-    assert len(runs["each_items"].attempts) == 1
-    merged = ion.read_rows(runtime.storage.open(runs["each_merge"].outputs["subflowOutputs"]))  # type: ignore[index]
-    assert list(merged) == [{"lines": "a+b", "number": 1}, {"lines": "c+d", "number": 2}, {"lines": "e", "number": 3}]
-    children = runtime.db.executions.find(namespace="tests.items", flow_id="item", limit=10)
-    assert len(children) == 3
+async def test_for_each_item_runs_one_subflow_per_batch_and_merges_outputs(tercel: Sandbox) -> None:
+    tercel.deploy(ITEM_CHILD.replace("{{ inputs.number == 3 }}", "false"))
+    done = await tercel.run(_items_parent(), timeout=60)
+    assert done.state == "SUCCESS", done.summary()
+    assert [t["taskId"] for t in done.task_runs] == ["write", "each", "each_split", "each_items", "each_merge"]
+    each = done.task_run("each")["id"]
+    assert [done.task_run(i)["parentTaskRunId"] for i in ("each_split", "each_items", "each_merge")] == [each] * 3
+    assert done.outputs("each_split")["numberOfBatches"] == 3
+    items = done.outputs("each_items")
+    assert items["numberOfBatches"] == 3 and items["iterations"] == {"SUCCESS": 3}
+    assert len(done.task_run("each_items")["attempts"]) == 1
+    merged = done.file(done.outputs("each_merge")["subflowOutputs"]).rows()
+    assert merged == [{"lines": "a+b", "number": 1}, {"lines": "c+d", "number": 2}, {"lines": "e", "number": 3}]
+    assert len(tercel.executions(namespace="tests.items", flow_id="item")) == 3
 
 
-async def test_for_each_item_fails_when_a_batch_fails_with_transmit_failed(runtime: Runtime) -> None:
-    _flow(runtime, ITEM_CHILD)
-    parent = _flow(runtime, _items_parent())
-    done = await runtime.wait(runtime.create_execution(parent).id, timeout=60)
-    runs = {t.task_id: t for t in done.task_runs}
-    assert done.state.current is State.FAILED
-    assert runs["each_items"].outputs["iterations"] == {"SUCCESS": 2, "FAILED": 1}  # type: ignore[index]
-    assert "1 of 3 subflow executions did not succeed" in (runs["each_items"].error or "")
-    assert runs["each"].state.current is State.FAILED and "each_merge" not in runs
-    lenient = _flow(runtime, _items_parent("    transmitFailed: false").replace("id: items_parent", "id: lenient"))
-    done = await runtime.wait(runtime.create_execution(lenient).id, timeout=60)
-    assert done.state.current is State.SUCCESS
+async def test_for_each_item_fails_when_a_batch_fails_with_transmit_failed(tercel: Sandbox) -> None:
+    tercel.deploy(ITEM_CHILD)
+    done = await tercel.run(_items_parent(), timeout=60)
+    assert done.state == "FAILED"
+    assert done.outputs("each_items")["iterations"] == {"SUCCESS": 2, "FAILED": 1}
+    assert "1 of 3 subflow executions did not succeed" in done.errors["each_items"]
+    assert done.task_run("each")["state"]["current"] == "FAILED"
+    assert "each_merge" not in {t["taskId"] for t in done.task_runs}
+    lenient = await tercel.run(_items_parent("    transmitFailed: false").replace("id: items_parent", "id: lenient"), timeout=60)
+    assert lenient.state == "SUCCESS"
 
 
-async def test_for_each_item_of_an_empty_file_or_a_non_uri(runtime: Runtime) -> None:
-    _flow(runtime, ITEM_CHILD)
-    empty = _flow(runtime, _items_parent().replace('content: "a\\nb\\nc\\nd\\ne\\n"', 'content: ""'))
-    done = await runtime.wait(runtime.create_execution(empty).id, timeout=30)
-    assert done.state.current is State.SUCCESS
-    runs = {t.task_id: t for t in done.task_runs}
-    assert runs["each_items"].outputs["numberOfBatches"] == 0  # type: ignore[index]
-    not_uri = _flow(runtime, _items_parent().replace("items: \"{{ outputs.write.uri }}\"", "items: just text"))
-    done = await runtime.wait(runtime.create_execution(not_uri).id, timeout=30)
-    assert done.state.current is State.FAILED
-    runs = {t.task_id: t for t in done.task_runs}
-    assert "`items` must be the URI of a file of internal storage" in (runs["each_split"].error or "")
+async def test_for_each_item_of_an_empty_file_or_a_non_uri(tercel: Sandbox) -> None:
+    tercel.deploy(ITEM_CHILD)
+    done = await tercel.run(_items_parent().replace('content: "a\\nb\\nc\\nd\\ne\\n"', 'content: ""'), timeout=30)
+    assert done.state == "SUCCESS"
+    assert done.outputs("each_items")["numberOfBatches"] == 0
+    done = await tercel.run(_items_parent().replace("items: \"{{ outputs.write.uri }}\"", "items: just text"), timeout=30)
+    assert done.state == "FAILED"
+    assert "`items` must be the URI of a file of internal storage" in done.errors["each_split"]
 
 
 def test_for_each_item_internal_tasks_are_checked_when_the_flow_is_saved() -> None:
-    from tercel.flows import FlowValidationError
-
-    with pytest.raises(FlowValidationError, match="is internal: another type creates it"):
-        load_flow("id: x\nnamespace: t\ntasks:\n  - id: s\n    type: tercel.core.ForEachItemSplit\n    items: x\n", PLUGINS)
+    (internal,) = validate("id: x\nnamespace: t\ntasks:\n  - id: s\n    type: tercel.core.ForEachItemSplit\n    items: x\n")
+    assert "is internal: another type creates it" in internal
     clash = _items_parent().replace("  - id: write\n", "  - id: each_merge\n    type: tercel.core.Log\n    message: x\n  - id: write\n")
-    with pytest.raises(FlowValidationError, match="each_merge"):
-        load_flow(clash, PLUGINS)
-    flow = load_flow(_items_parent(), PLUGINS)
-    assert [flow.tasks[i].parent_id for i in ("each_split", "each_items", "each_merge")] == ["each"] * 3
+    assert any("each_merge" in p for p in validate(clash))
+    assert validate(_items_parent()) == []

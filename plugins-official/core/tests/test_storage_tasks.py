@@ -8,7 +8,6 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from tercel.flows import FlowValidationError
 from tercel_plugin_core.storage import (
     Concat,
     DeduplicateItems,
@@ -22,7 +21,7 @@ from tercel_plugin_core.storage import (
     parse_bytes,
 )
 from tercel_sdk import TaskFailed, ion
-from tercel_sdk.testing import FlowResult, run_flow
+from tercel_sdk.testing import FlowResult, run_flow, validate
 
 TYPES = [Write, Concat, Split, Size, Delete, Reverse, FilterItems, DeduplicateItems, LocalFiles]
 
@@ -206,8 +205,11 @@ def test_split_bad_bytes_text_fails_the_task():
 
 def test_split_needs_exactly_one_way_to_split():
     # the rule is in Split's JSON Schema, so the flow is refused when it is validated
-    with pytest.raises(FlowValidationError) as info:
-        flow("""\
+    problems = validate(
+        """\
+id: storage
+namespace: tests
+tasks:
   - id: none
     type: tercel.core.storage.Split
     from: "tercel:///x.txt"
@@ -216,11 +218,12 @@ def test_split_needs_exactly_one_way_to_split():
     from: "tercel:///x.txt"
     rows: 2
     partitions: 2
-""")
-    messages = [p.message for p in info.value.problems]
-    assert messages == [
-        "tercel.core.storage.Split needs exactly one of bytes, partitions, rows, regexPattern; got none",
-        "tercel.core.storage.Split needs exactly one of bytes, partitions, rows, regexPattern; got partitions, rows",
+""",
+        types=TYPES,
+    )
+    assert problems == [
+        "<flow storage>:4:5: tasks[0]: tercel.core.storage.Split needs exactly one of bytes, partitions, rows, regexPattern; got none",
+        "<flow storage>:7:5: tasks[1]: tercel.core.storage.Split needs exactly one of bytes, partitions, rows, regexPattern; got partitions, rows",
     ]
 
 

@@ -8,10 +8,8 @@ several failures (the task run ends in WARNING and keeps its error).
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 import pytest
-from tercel.storage import LocalStorage, NamespaceFiles
 from tercel_plugin_core import storage
 from tercel_plugin_core.namespace import DeleteFiles, DownloadFiles, UploadFiles
 from tercel_plugin_core.templating import TemplatedTask, parse_spec
@@ -21,8 +19,8 @@ from tercel_sdk.testing import FlowResult, run_flow
 TYPES: list[type[RunnableTask]] = [TemplatedTask, UploadFiles, DownloadFiles, DeleteFiles, storage.Write]
 
 
-def run(yaml: str, *, inputs: dict | None = None, home: Path | None = None) -> FlowResult:
-    return run_flow(yaml, inputs, types=list(TYPES), home=home)
+def run(yaml: str, *, inputs: dict | None = None, files: dict[str, dict[str, str]] | None = None) -> FlowResult:
+    return run_flow(yaml, inputs, types=list(TYPES), namespace_files=files)
 
 
 def state(result: FlowResult, task_id: str) -> str:
@@ -109,8 +107,7 @@ tasks:
     assert sorted(result.outputs("upload")["files"]) == ["/a.txt", "/b.txt"]
 
 
-def test_the_inner_tasks_properties_render_in_the_outer_context(tmp_path):
-    NamespaceFiles(LocalStorage(tmp_path / "storage")).put("company.team", "q/orders.sql", b"SELECT 1")
+def test_the_inner_tasks_properties_render_in_the_outer_context():
     result = run(
         """
 id: templated_context
@@ -123,7 +120,7 @@ tasks:
       type: tercel.core.namespace.DownloadFiles
       files: ["{{ '**.' ~ 'sql' }}"]
 """,
-        home=tmp_path,
+        files={"company.team": {"q/orders.sql": "SELECT 1"}},
     )
     assert result.state == "SUCCESS", result.task_runs
     files = result.outputs("download")["files"]

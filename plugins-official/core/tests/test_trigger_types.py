@@ -2,8 +2,9 @@
 
 The cron dialect is checked against Kestra's rules and against a brute-force minute-by-minute
 search; dates around daylight-saving changes are pinned. Conditions are evaluated with the real
-expression engine. The end of the file runs the documented example flows through the real
-scheduler (`tercel.scheduler`), with a clock the test drives.
+expression engine; the NamespaceFiles trigger is checked over real namespace files
+(`tercel_sdk.testing.Sandbox.poll`). The end of the file runs the documented example flows
+through the real scheduler (`Sandbox.scheduler`), with a clock the test drives.
 """
 
 from __future__ import annotations
@@ -12,9 +13,7 @@ import itertools
 import re
 import types
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
-from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -30,8 +29,9 @@ from tercel_plugin_core.trigger import (
     ScheduleOnDates,
     parse_cron,
 )
-from tercel_sdk import NamespaceFile, Property
+from tercel_sdk import Property
 from tercel_sdk.manifest import describe_type
+from tercel_sdk.testing import Sandbox
 
 UTC_ZONE = ZoneInfo("UTC")
 PARIS = ZoneInfo("Europe/Paris")
@@ -224,97 +224,64 @@ def test_schedule_on_dates() -> None:
 # --------------------------------------------------------------------------- NamespaceFiles
 
 
-@dataclass
-class FakeFiles:
-    """In-memory namespace files (the `NamespaceFilesAccess` protocol)."""
-
-    files: dict[str, bytes] = field(default_factory=dict)
-
-    def list(self, prefix: str = "", *, namespace: str | None = None) -> list[NamespaceFile]:
-        return [
-            NamespaceFile(path=p, size=len(d), uri=f"tercel:///ns/_files/{p}")
-            for p, d in sorted(self.files.items()) if p.startswith(prefix)
-        ]
-
-    def read(self, path: str, *, namespace: str | None = None) -> bytes:
-        return self.files[path]
-
-    def write(self, path: str, data: bytes, *, namespace: str | None = None, overwrite: bool = True) -> NamespaceFile:
-        self.files[path] = data
-        return NamespaceFile(path=path, size=len(data), uri=f"tercel:///ns/_files/{path}")
-
-    def delete(self, path: str, *, namespace: str | None = None) -> bool:
-        return self.files.pop(path, None) is not None
+FILES = "tercel:///tests/_files/"
 
 
-class FakeTriggerContext:
-    def __init__(self, files: FakeFiles) -> None:
-        self.namespace_files = files
-        self.memory: dict[str, Any] = {}
-        self.stored: dict[str, bytes] = {}
-        self.logger = types.SimpleNamespace(info=lambda *a: None, warning=lambda *a: None)
-
-    def render(self, value: Any) -> Any:
-        return value.coerce(value.raw) if isinstance(value, Property) else value
-
-    def put_file(self, data: bytes, name: str) -> str:
-        uri = f"tercel:///internal/{len(self.stored)}/{name}"
-        self.stored[uri] = data
-        return uri
+async def poll(tercel: Sandbox, props: dict[str, Any]) -> Any:
+    """One check of a NamespaceFiles trigger watching namespace `tests` (the sandbox keeps its
+    memory from one check to the next, as the scheduler does); its event."""
+    return (await tercel.poll(NamespaceFiles, props)).event
 
 
-def watcher(**props: Any) -> NamespaceFiles:
-    return NamespaceFiles.model_validate({"id": "w", "type": "tercel.core.trigger.NamespaceFiles", **props})
+def files_of(tercel: Sandbox) -> set[str]:
+    return {uri[len(FILES):] for uri in tercel.files(FILES)}
 
 
-def test_namespace_files_fires_for_new_and_changed_files_only() -> None:
-    files = FakeFiles({"inbox/a.csv": b"1", "inbox/b.txt": b"2", "other/c.csv": b"3"})
-    ctx = FakeTriggerContext(files)
-    w = watcher(**{"from": "inbox", "regExp": r".*\.csv", "interval": "PT30S"})
-    assert w.interval == timedelta(seconds=30)
-    event = w.evaluate(ctx)
-    assert event is not None
-    assert event.variables == {"files": [{"path": "inbox/a.csv", "name": "a.csv", "size": 1, "uri": "tercel:///ns/_files/inbox/a.csv"}]}
-    assert w.evaluate(ctx) is None  # nothing new
-    files.files["inbox/a.csv"] = b"12"  # changed
-    files.files["inbox/d.csv"] = b"4"
-    event = w.evaluate(ctx)
-    assert event is not None and [f["path"] for f in event.variables["files"]] == ["inbox/a.csv", "inbox/d.csv"]
-    del files.files["inbox/a.csv"]
-    assert w.evaluate(ctx) is None
-    files.files["inbox/a.csv"] = b"12"  # came back: new again
-    assert w.evaluate(ctx) is not None
-    assert files.files.keys() == {"inbox/a.csv", "inbox/b.txt", "inbox/d.csv", "other/c.csv"}  # NONE leaves them
+async def test_namespace_files_fires_for_new_and_changed_files_only() -> None:
+    async with Sandbox(namespace_files={"tests": {"inbox/a.csv": "1", "inbox/b.txt": "2", "other/c.csv": "3"}}) as tercel:
+        w = {"from": "inbox", "regExp": r".*\.csv", "interval": "PT30S"}
+        assert NamespaceFiles.model_validate({"id": "w", "type": "tercel.core.trigger.NamespaceFiles", **w}).interval == timedelta(seconds=30)
+        event = await poll(tercel, w)
+        assert event is not None
+        assert event.variables == {"files": [{"path": "inbox/a.csv", "name": "a.csv", "size": 1, "uri": FILES + "inbox/a.csv"}]}
+        assert await poll(tercel, w) is None  # nothing new
+        tercel.put_namespace_file("tests", "inbox/a.csv", "12")  # changed
+        tercel.put_namespace_file("tests", "inbox/d.csv", "4")
+        event = await poll(tercel, w)
+        assert event is not None and [f["path"] for f in event.variables["files"]] == ["inbox/a.csv", "inbox/d.csv"]
+        tercel.delete_namespace_file("tests", "inbox/a.csv")
+        assert await poll(tercel, w) is None
+        tercel.put_namespace_file("tests", "inbox/a.csv", "12")  # came back: new again
+        assert await poll(tercel, w) is not None
+        assert files_of(tercel) == {"inbox/a.csv", "inbox/b.txt", "inbox/d.csv", "other/c.csv"}  # NONE leaves them
 
 
-def test_namespace_files_hands_at_most_max_files_to_one_execution() -> None:
-    files = FakeFiles({f"f{i}.csv": b"x" for i in range(5)})
-    ctx = FakeTriggerContext(files)
-    w = watcher(maxFiles=2)
-    batches = []
-    while (event := w.evaluate(ctx)) is not None:
-        batches.append([f["path"] for f in event.variables["files"]])
+async def test_namespace_files_hands_at_most_max_files_to_one_execution() -> None:
+    async with Sandbox(namespace_files={"tests": {f"f{i}.csv": "x" for i in range(5)}}) as tercel:
+        batches = []
+        while (event := await poll(tercel, {"maxFiles": 2})) is not None:
+            batches.append([f["path"] for f in event.variables["files"]])
     assert batches == [["f0.csv", "f1.csv"], ["f2.csv", "f3.csv"], ["f4.csv"]]
 
 
-def test_namespace_files_move_and_delete() -> None:
-    files = FakeFiles({"inbox/a.csv": b"hello", "inbox/sub/b.csv": b"world"})
-    ctx = FakeTriggerContext(files)
-    event = watcher(**{"from": "inbox", "action": "MOVE", "moveDirectory": "inbox/done"}).evaluate(ctx)
-    assert event is not None
-    assert [(f["path"], f["uri"]) for f in event.variables["files"]] == [
-        ("inbox/done/a.csv", "tercel:///ns/_files/inbox/done/a.csv"),
-        ("inbox/done/sub/b.csv", "tercel:///ns/_files/inbox/done/sub/b.csv"),
-    ]
-    assert set(files.files) == {"inbox/done/a.csv", "inbox/done/sub/b.csv"}
-    assert watcher(**{"from": "inbox", "action": "MOVE", "moveDirectory": "inbox/done"}).evaluate(ctx) is None  # not picked up again
-    files.files["drop/c.csv"] = b"!"
-    event = watcher(**{"from": "drop", "action": "DELETE"}).evaluate(ctx)
-    assert event is not None
-    [picked] = event.variables["files"]
-    assert "drop/c.csv" not in files.files and ctx.stored[picked["uri"]] == b"!"
+async def test_namespace_files_move_and_delete() -> None:
+    async with Sandbox(namespace_files={"tests": {"inbox/a.csv": "hello", "inbox/sub/b.csv": "world"}}) as tercel:
+        move = {"from": "inbox", "action": "MOVE", "moveDirectory": "inbox/done"}
+        event = await poll(tercel, move)
+        assert event is not None
+        assert [(f["path"], f["uri"]) for f in event.variables["files"]] == [
+            ("inbox/done/a.csv", FILES + "inbox/done/a.csv"),
+            ("inbox/done/sub/b.csv", FILES + "inbox/done/sub/b.csv"),
+        ]
+        assert files_of(tercel) == {"inbox/done/a.csv", "inbox/done/sub/b.csv"}
+        assert await poll(tercel, move) is None  # not picked up again
+        tercel.put_namespace_file("tests", "drop/c.csv", "!")
+        check = await tercel.poll(NamespaceFiles, {"from": "drop", "action": "DELETE"}, trigger_id="drop")
+        assert check.event is not None
+        [picked] = check.event.variables["files"]
+        assert "drop/c.csv" not in files_of(tercel) and check.files[picked["uri"]] == b"!"
     with pytest.raises(ValidationError, match="needs a `moveDirectory`"):
-        watcher(action="MOVE")
+        NamespaceFiles.model_validate({"id": "w", "type": "tercel.core.trigger.NamespaceFiles", "action": "MOVE"})
 
 
 # ------------------------------------------------------------------------------ conditions
@@ -693,31 +660,20 @@ def test_kestra_names() -> None:
 # ------------------------------------------------------------------ the examples, scheduled for real
 
 
-def _plugins() -> Any:
-    """The installed plugins (the core plugin's triggers and conditions among them)."""
-    from tercel.plugins import PluginManager
-
-    return PluginManager().discover()
-
-
-async def test_the_documented_examples_run_on_their_schedule(tmp_path: Path) -> None:
-    from tercel.runtime import Runtime
-    from tercel.scheduler import Scheduler
-    from tercel.settings import Settings
-
+async def test_the_documented_examples_run_on_their_schedule() -> None:
     clock = types.SimpleNamespace(now=utc(2030, 1, 7, 8, 50))  # a Monday morning
     fired: dict[str, list[datetime]] = {}
-    async with Runtime(Settings(home=tmp_path), plugins=_plugins()) as rt:
-        scheduler = Scheduler(rt, clock=lambda: clock.now)
+    async with Sandbox() as tercel:
+        scheduler = tercel.scheduler(clock=lambda: clock.now)
 
         async def run_until(until: datetime) -> None:
             """Tick, let what was created end, jump to the next due date, … until `until`."""
             while True:
                 created = await scheduler.tick()
                 for ex in created:
-                    done = await rt.wait(ex.id, timeout=30)
-                    assert done.state.current.value in ("SUCCESS", "WARNING"), (done.flow_id, done.error)
-                    fired.setdefault(done.flow_id, []).append(done.trigger["date"])
+                    done = await tercel.wait(ex.id, timeout=30)
+                    assert done.state in ("SUCCESS", "WARNING"), done.summary()
+                    fired.setdefault(done.flow_id, []).append(done.execution["trigger"]["date"])
                 if created:
                     continue
                 due = [s.next_date for s in scheduler.triggers() if s.next_date is not None and not s.disabled]
@@ -728,11 +684,11 @@ async def test_the_documented_examples_run_on_their_schedule(tmp_path: Path) -> 
         for cls in (trigger.Schedule, trigger.ScheduleOnDates, trigger.NamespaceFiles):
             for example in cls.type_examples:
                 if "withSeconds" not in example.code:
-                    rt.deploy_flow(example.code)
+                    tercel.deploy(example.code)
         await run_until(utc(2030, 1, 7, 14, 0, 5))
         for example in trigger.Schedule.type_examples:
             if "withSeconds" in example.code:
-                rt.deploy_flow(example.code)
+                tercel.deploy(example.code)
         scheduler.flows_changed()
         await run_until(utc(2030, 1, 7, 14, 1, 0))
     # the monthly report: its 2024 backfill (the first Monday of each month), then 2030's
