@@ -112,7 +112,9 @@ def test_types_are_documented(cls):
 def test_shipped_manifest_is_up_to_date():
     """Regenerate with: .venv/bin/python -m tercel_sdk.manifest tercel_plugin_core.plugin --write"""
     shipped_path = manifest_path_for("tercel_plugin_core.plugin")
-    assert shipped_path == PLUGIN_ROOT / "src" / "tercel_plugin_core" / MANIFEST_FILENAME
+    if shipped_path != PLUGIN_ROOT / "src" / "tercel_plugin_core" / MANIFEST_FILENAME:
+        # an installed wheel (the nightly run tests one): the manifest it shipped is the one to check
+        assert shipped_path is not None and shipped_path.is_file(), "the installed plugin ships no manifest"
     shipped = json.loads(shipped_path.read_text(encoding="utf-8"))
     fresh = generate_manifest(
         "tercel_plugin_core.plugin",
