@@ -1,4 +1,7 @@
-"""The nightly as a task type (registered through the `tercel.plugins` entry point)."""
+"""The nightly as a task type (registered through the `tercel.plugins` entry point).
+
+Kept light on purpose: discovery imports this module, the task module only when the hook runs.
+"""
 
 from __future__ import annotations
 
@@ -9,4 +12,7 @@ __all__ = ["tercel_task_types"]
 
 @hookimpl
 def tercel_task_types() -> list[type]:
-    return []
+    """`io.tercel.nightly.Run`."""
+    from .task import Run
+
+    return [Run]
