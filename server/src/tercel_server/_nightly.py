@@ -36,6 +36,7 @@ def nightly_flow_source(cron: str, registry_url: str) -> str:
         f"    type: {TASK_TYPE}\n"
         f"    registry: {json.dumps(registry_url)}\n"
         f"    token: \"{{{{ kv('{TOKEN_KV_KEY}') }}}}\"\n"
+        "    night: \"{{ trigger.date ?? execution.startDate | date('yyyy-MM-dd') }}\"\n"
         "triggers:\n"
         "  - id: every_night\n"
         "    type: tercel.core.trigger.Schedule\n"
