@@ -1,10 +1,11 @@
-"""A wheel of the running `tercel-plugin-sdk`, so every plugin environment gets exactly this SDK.
+"""A wheel of the running `tercel-plugin-sdk`, so every plugin environment gets exactly this SDK
+(and, with `installed_wheel`, of any installed distribution: the nightly run repacks the core).
 
 `tercel-plugin-sdk` is not on an index: the SDK is whatever the main environment has (often an
 editable install of a checkout). Its package folder is repacked as a wheel with a dist-info made
-from the installed distribution's METADATA (so its dependencies resolve as usual), and cached
-under `<root>/.sdk/` by version and a digest of the sources: an edited checkout gives a new
-wheel, an unchanged one reuses the file (and the installer's cache with it).
+from the installed distribution's METADATA (so its dependencies resolve as usual) and its entry
+points, and cached under `<root>/.sdk/` by version and a digest of the sources: an edited
+checkout gives a new wheel, an unchanged one reuses the file (and the installer's cache with it).
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from email.parser import HeaderParser
 from importlib import metadata
 from pathlib import Path
 
-__all__ = ["SDK_DISTRIBUTION", "SdkWheel", "sdk_wheel"]
+__all__ = ["SDK_DISTRIBUTION", "SdkWheel", "installed_wheel", "sdk_wheel"]
 
 SDK_DISTRIBUTION = "tercel-plugin-sdk"
 SDK_PACKAGE = "tercel_sdk"
@@ -34,27 +35,28 @@ _KEPT_HEADERS = ("Name", "Version", "Summary", "Requires-Python", "Requires-Dist
 
 @dataclass(frozen=True)
 class SdkWheel:
-    """The SDK wheel of this process: its version, the digest it is cached by, and the file."""
+    """A repacked wheel of this process (the SDK's, or another distribution's): its version, the
+    digest it is cached by, and the file."""
 
     version: str
     digest: str
     path: Path
 
 
-def _package_folder() -> Path:
-    spec = importlib.util.find_spec(SDK_PACKAGE)  # found, not imported: pydantic stays unloaded
+def _package_folder(package: str) -> Path:
+    spec = importlib.util.find_spec(package)  # found, not imported: pydantic stays unloaded
     if spec is None or not spec.submodule_search_locations:
-        raise LookupError(f"the {SDK_PACKAGE} package cannot be found in {sys.executable}")
+        raise LookupError(f"the {package} package cannot be found in {sys.executable}")
     return Path(next(iter(spec.submodule_search_locations)))
 
 
-def _sources(folder: Path) -> dict[str, bytes]:
+def _sources(folder: Path, package: str) -> dict[str, bytes]:
     """The package's files by their path in the wheel (caches and compiled files left out)."""
     files: dict[str, bytes] = {}
     for path in sorted(folder.rglob("*")):
         if not path.is_file() or "__pycache__" in path.parts or path.suffix in (".pyc", ".pyo"):
             continue
-        files[f"{SDK_PACKAGE}/{path.relative_to(folder).as_posix()}"] = path.read_bytes()
+        files[f"{package}/{path.relative_to(folder).as_posix()}"] = path.read_bytes()
     return files
 
 
@@ -91,32 +93,37 @@ def _wheel_bytes(files: dict[str, bytes], dist_info: str) -> bytes:
 def sdk_wheel(cache: Path) -> SdkWheel:
     """The wheel of the running SDK in `cache` (`<root>/.sdk`), built if this version and these
     sources have none yet. Safe with concurrent callers: the file appears whole or not at all."""
+    return installed_wheel(cache, SDK_DISTRIBUTION, SDK_PACKAGE)
+
+
+def installed_wheel(cache: Path, distribution: str, package: str) -> SdkWheel:
+    """A wheel of the installed `distribution` (its import package `package`) in `cache`, built
+    if this version and these sources have none yet; `LookupError` when it is not installed."""
     try:
-        dist = metadata.distribution(SDK_DISTRIBUTION)
+        dist = metadata.distribution(distribution)
     except metadata.PackageNotFoundError as exc:
-        raise LookupError(f"{SDK_DISTRIBUTION} is not installed in {sys.executable}") from exc
+        raise LookupError(f"{distribution} is not installed in {sys.executable}") from exc
     version = dist.version
-    sources = _sources(_package_folder())
+    sources = _sources(_package_folder(package), package)
     meta = _metadata(dist)
     digest = hashlib.sha256()
     for path, data in (*sources.items(), ("METADATA", meta)):
         digest.update(path.encode("utf-8") + b"\0" + hashlib.sha256(data).digest())
     key = digest.hexdigest()
-    name = f"tercel_plugin_sdk-{version}-py3-none-any.whl"
+    stem = distribution.replace("-", "_")
     # the folder is keyed, the file name stays standard (installers parse it)
-    target = cache / f"{version}-{key[:16]}" / name
+    target = cache / f"{version}-{key[:16]}" / f"{stem}-{version}-py3-none-any.whl"
     if target.is_file():
         return SdkWheel(version, key, target)
-    dist_info = f"tercel_plugin_sdk-{version}.dist-info"
+    dist_info = f"{stem}-{version}.dist-info"
     files = dict(sources)
     files[f"{dist_info}/METADATA"] = meta
     files[f"{dist_info}/WHEEL"] = (
         b"Wheel-Version: 1.0\nGenerator: tercel\nRoot-Is-Purelib: true\nTag: py3-none-any\n"
     )
-    for extra in ("entry_points.txt",):
-        text = dist.read_text(extra)
-        if text:
-            files[f"{dist_info}/{extra}"] = text.encode("utf-8")
+    text = dist.read_text("entry_points.txt")
+    if text:
+        files[f"{dist_info}/entry_points.txt"] = text.encode("utf-8")
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, temporary = tempfile.mkstemp(dir=target.parent, prefix=".partial-", suffix=".whl")
     try:
