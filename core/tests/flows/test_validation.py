@@ -280,3 +280,13 @@ def test_a_version_pin_must_be_met_by_an_installed_version() -> None:
         "tercel.core.trigger.Webhook (tercel-plugin-core): 'nope!' is not a version: write an exact version (1.2.0), "
         "a specifier (~=1.2, >=2,<3), `latest` or `oldest`",
     ]
+
+
+def test_duration_literals_are_checked_when_the_flow_is_saved() -> None:
+    bad = one("id: f\nnamespace: a\ntasks:\n  - id: x\n    type: tercel.core.Log\n    message: hi\n    timeout: 1 minute\n")
+    assert bad.path == ("tasks", 0, "timeout") and "not an ISO 8601 duration: '1 minute'" in bad.message
+    assert bad.position is not None and bad.position.line == 7
+    assert bad.hint is not None and "PT30S" in bad.hint
+    fine = "id: f\nnamespace: a\ntasks:\n  - id: x\n    type: tercel.core.Log\n    message: hi\n    timeout: {t}\n"
+    load_flow(fine.format(t="PT1M"), PLUGINS, check_expression=CHECK)
+    load_flow(fine.format(t='"{{ inputs.limit }}"'), PLUGINS, check_expression=CHECK)  # rendered at run time

@@ -202,6 +202,9 @@ def test_sleep_validation(task, duration):
         task({"id": "s", "type": "tercel.core.Sleep", "duration": duration})
 
 
-def test_a_duration_that_is_not_iso_8601_fails_the_task_saying_so():
-    # (the flow validator does not check duration literals yet: the run does)
-    run_task("tercel.core.Sleep", {"duration": "5 seconds"}).assert_failed(match="not an ISO 8601 duration: '5 seconds'")
+def test_a_duration_that_is_not_iso_8601_is_refused_when_the_flow_is_saved():
+    problems = validate("id: f\nnamespace: t\ntasks:\n  - id: s\n    type: tercel.core.Sleep\n    duration: 5 seconds\n")
+    assert len(problems) == 1 and "not an ISO 8601 duration: '5 seconds'" in str(problems[0]), problems
+    assert "tasks[0].duration" in str(problems[0])
+    # an expression is rendered first, and checked when the task runs
+    run_task("tercel.core.Sleep", {"duration": "{{ '5 seconds' }}"}).assert_failed(match="not an ISO 8601 duration: '5 seconds'")

@@ -540,6 +540,25 @@ def _check_properties(task: dict[str, Any], info: TypeInfo, path: tuple[str | in
                 continue  # inside a child task: checked on its own, against its own type
         message, hint, where = _describe(error, task, props, info)
         add(message, (*path, *where), hint)
+    _check_durations(task, info, path, add)
+
+
+def _check_durations(task: dict[str, Any], info: TypeInfo, path: tuple[str | int, ...], add: Callable[..., None]) -> None:
+    """Duration literals (`format: duration` in the type's schema) parse now, not at 3 am: JSON
+    Schema has no check for that format, so the SDK's own parser does it, as the run would."""
+    from tercel_sdk import contains_expression, parse_duration
+
+    schema = info.entry.get("schema") or {}
+    for key, value in task.items():
+        if not isinstance(value, str) or contains_expression(value):
+            continue
+        prop = (schema.get("properties") or {}).get(key)
+        if not isinstance(prop, dict) or not any(b.get("format") == "duration" for b in (prop, *prop.get("anyOf", ())) if isinstance(b, dict)):
+            continue
+        try:
+            parse_duration(value)
+        except (ValueError, TypeError) as exc:
+            add(f"{exc}", (*path, key), "write an ISO 8601 duration: PT30S, PT5M, PT1H30M, P1D")
 
 
 def _describe(error: Any, task: dict[str, Any], props: dict[str, Any], info: TypeInfo) -> tuple[str, str | None, list[Any]]:
