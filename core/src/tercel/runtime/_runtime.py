@@ -66,6 +66,21 @@ STARTED_EVENT_AFTER = 0.1
 _B62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 
 
+def set_soon(loop: asyncio.AbstractEventLoop | None, event: asyncio.Event | None) -> None:
+    """Set `event` of `loop` from any thread (at once when called in the loop itself): how a
+    store callback or another process's wake-up reaches a loop waiting on it."""
+    if loop is None or event is None or loop.is_closed():
+        return
+    try:
+        running = asyncio.get_running_loop()
+    except RuntimeError:
+        running = None
+    if running is loop:
+        event.set()
+    else:
+        loop.call_soon_threadsafe(event.set)
+
+
 def new_id() -> str:
     """Kestra-style id: a random UUID in base 62 (22 characters)."""
     return base62(uuid.uuid4().int)
@@ -287,15 +302,7 @@ class Runtime:
             return
         if topic not in (EXECUTOR_TOPIC, WORKER_TOPIC):
             return
-        event = self._wake_executor if topic == EXECUTOR_TOPIC else self._wake_worker
-        try:
-            running = asyncio.get_running_loop()
-        except RuntimeError:
-            running = None
-        if running is loop:
-            event.set()
-        else:
-            loop.call_soon_threadsafe(event.set)
+        set_soon(loop, self._wake_executor if topic == EXECUTOR_TOPIC else self._wake_worker)
 
     # -- flows ---------------------------------------------------------------------------------
     def add_flow_listener(self, callback: Callable[[str, str], Any]) -> None:

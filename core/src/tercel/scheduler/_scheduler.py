@@ -64,6 +64,7 @@ from typing import TYPE_CHECKING, Any
 from tercel_sdk import State
 
 from tercel.errors import TercelError
+from tercel.runtime._runtime import set_soon
 
 from ._conditions import ConditionError, Conditions
 from ._context import TriggerContext
@@ -291,7 +292,7 @@ class Scheduler:
         from tercel.runtime._runtime import STATES_TOPIC
 
         if topic == STATES_TOPIC:
-            _set_soon(self._loop, self._states_wake)
+            set_soon(self._loop, self._states_wake)
 
     def flows_changed(self, *_: Any) -> None:
         """Flows were saved or deleted: read them again before the next look (thread-safe).
@@ -300,7 +301,7 @@ class Scheduler:
         if _HEARING.get(self.runtime) is self:
             self.runtime.announced_states = frozenset(s.value for s in State)
         self._poke()
-        _set_soon(self._loop, self._states_wake)
+        set_soon(self._loop, self._states_wake)
 
     async def _hear_states(self) -> None:
         """Take the states executions reached from the queue and show them to the Flow
@@ -370,7 +371,7 @@ class Scheduler:
         self.runtime.announced_states = frozenset(states)
 
     def _poke(self) -> None:
-        _set_soon(self._loop, self._wake)
+        set_soon(self._loop, self._wake)
 
     async def _run(self) -> None:
         assert self._wake is not None
@@ -1177,20 +1178,6 @@ class Scheduler:
         """Stop a backfill in progress (the executions it created stay)."""
         entry = self._entry_for(namespace, flow_id, trigger_id)
         return self._change(entry, lambda s: replace(s, backfill=None))
-
-
-def _set_soon(loop: asyncio.AbstractEventLoop | None, event: asyncio.Event | None) -> None:
-    """Set `event` of `loop` from any thread (at once when called in the loop itself)."""
-    if loop is None or event is None or loop.is_closed():
-        return
-    try:
-        running = asyncio.get_running_loop()
-    except RuntimeError:
-        running = None
-    if running is loop:
-        event.set()
-    else:
-        loop.call_soon_threadsafe(event.set)
 
 
 def _new_id() -> str:
