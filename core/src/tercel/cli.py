@@ -358,7 +358,7 @@ def _cmd_plugins_list(args: argparse.Namespace) -> int:
     types = plugins.canonical_types()
 
     def versions(t: Any) -> list[str]:
-        from tercel.plugins._manager import version_sort_key
+        from tercel.plugins import version_sort_key
 
         return sorted(plugins.type_versions(t.name), key=version_sort_key)
 
@@ -388,18 +388,12 @@ def _cmd_plugins_list(args: argparse.Namespace) -> int:
 def _list_distributions(plugins: Any, *, as_json: bool) -> int:
     """One entry per installed plugin version: its types, where it is installed, and whether it
     is usable (read from the manifests: no plugin is imported)."""
-    from tercel.plugins._manager import plugin_location, version_sort_key
-
     entries = []
-    for info in sorted(plugins.installed_versions(), key=lambda p: (p.distribution, version_sort_key(p.version))):
-        types = sorted(t["type"] for t in (info.manifest or {}).get("types", ()))
-        if info.location is not None:
-            location = str(info.location)
-        else:
-            location = "built in" if info.builtin else str(plugin_location(info.module) or "?")
-        entries.append({"distribution": info.distribution, "version": info.version, "types": types,
-                        "location": location, "runs": "plugin host" if info.python is not None else "in-process",
-                        "error": info.error})
+    for info in plugins.installed_versions():
+        entry = info.to_json()
+        if entry["location"] is None:
+            entry["location"] = "built in" if info.builtin else "?"
+        entries.append(entry)
     if as_json:
         json.dump(entries, sys.stdout, indent=2)
         print()

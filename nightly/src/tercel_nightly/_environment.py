@@ -20,7 +20,7 @@ import threading
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from tercel.plugins._installers import find_uv
+from tercel.plugins import find_uv
 
 from ._process import run_contained
 from ._text import read_tail, trim_installer_message

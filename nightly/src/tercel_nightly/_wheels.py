@@ -18,7 +18,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from tercel.plugins._sdk_wheel import installed_wheel, sdk_wheel
+from tercel.plugins import installed_wheel, sdk_wheel
 
 from ._matrix import SdkRelease
 from .errors import NightlyError

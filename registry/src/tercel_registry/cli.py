@@ -157,7 +157,7 @@ def _build(project: Path, out: Path) -> list[Path] | None:
     """The sdist and wheel of a project folder, built by uv (its build backend, isolated)."""
     import subprocess
 
-    from tercel.plugins._installers import find_uv
+    from tercel.plugins import find_uv
 
     uv = find_uv()
     if uv is None:

@@ -3,7 +3,15 @@ hosts that run their tasks."""
 
 from typing import Any
 
-from ._manager import PluginError, PluginInfo, PluginManager, TypeInfo, UnknownType
+from ._manager import (
+    PluginError,
+    PluginInfo,
+    PluginManager,
+    TypeInfo,
+    UnknownType,
+    plugin_location,
+    version_sort_key,
+)
 from .hookspecs import hookspec
 
 __all__ = [
@@ -20,11 +28,17 @@ __all__ = [
     "PluginTaskError",
     "TypeInfo",
     "UnknownType",
+    "find_uv",
     "hookspec",
+    "installed_wheel",
+    "plugin_location",
+    "sdk_wheel",
+    "version_sort_key",
 ]
 
 _HOSTS = ("HostPool", "HostSpec", "PluginHostCrashed", "PluginTaskError")
 _ENVIRONMENTS = ("InstallError", "InstallResult", "PluginEnvironment", "PluginEnvironments")
+_WHEELS = ("installed_wheel", "sdk_wheel")
 
 
 def __getattr__(name: str) -> Any:
@@ -38,4 +52,12 @@ def __getattr__(name: str) -> Any:
         from . import _environments
 
         return getattr(_environments, name)
+    if name in _WHEELS:
+        from . import _sdk_wheel
+
+        return getattr(_sdk_wheel, name)
+    if name == "find_uv":
+        from ._installers import find_uv
+
+        return find_uv
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

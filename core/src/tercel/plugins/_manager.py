@@ -29,7 +29,7 @@ from tercel.errors import TercelError
 from . import hookspecs
 from ._versions import DEFAULT_CHOICES
 
-__all__ = ["PluginError", "PluginInfo", "PluginManager", "TypeInfo", "UnknownType"]
+__all__ = ["PluginError", "PluginInfo", "PluginManager", "TypeInfo", "UnknownType", "plugin_location", "version_sort_key"]
 
 ENTRY_POINT_GROUP = "tercel.plugins"
 MANIFEST_FILENAME = "tercel-manifest.json"
@@ -107,6 +107,19 @@ class PluginInfo:
     @property
     def hooks(self) -> list[str]:
         return list((self.manifest or {}).get("hooks", ()))
+
+    def to_json(self) -> dict[str, Any]:
+        """What `tercel plugins list --plugins --json` and `GET /api/v1/plugins/versions` show:
+        its types, where it is installed (None: built in) and how its tasks run."""
+        location = self.location or (None if self.builtin else plugin_location(self.module))
+        return {
+            "distribution": self.distribution,
+            "version": self.version,
+            "types": sorted(t["type"] for t in (self.manifest or {}).get("types", ())),
+            "location": None if location is None else str(location),
+            "runs": "plugin host" if self.python is not None else "in-process",
+            "error": self.error,
+        }
 
 
 def _setting_list(value: str | None) -> set[str]:
@@ -268,9 +281,11 @@ class PluginManager:
                 self._versions.pop(canonical, None)
 
     def installed_versions(self) -> list[PluginInfo]:
-        """Every installed plugin version: the main environment's, then those in their own."""
+        """Every installed plugin version (the main environment's and those in their own), by
+        distribution, oldest version first."""
         self.discover()
-        return [*self.plugins.values(), *self.environments]
+        found = [*self.plugins.values(), *self.environments]
+        return sorted(found, key=lambda p: (p.distribution, version_sort_key(p.version)))
 
     def add_module(self, module: Any, *, distribution: str, version: str, builtin: bool = False) -> None:
         """Register a plugin module directly (built-ins, tests) as if it were installed."""

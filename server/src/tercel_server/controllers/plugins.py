@@ -69,22 +69,9 @@ class PluginsController(Controller):
 
     @get("/versions", summary="Every installed plugin version: where it is installed and how it runs")
     async def list_versions(self, runtime: NamedDependency[Runtime]) -> list[dict[str, Any]]:
-        from tercel.plugins._manager import plugin_location, version_sort_key
-
         plugins = runtime.plugins
         await asyncio.to_thread(plugins.refresh_environments, force=True)
-        out = []
-        for info in sorted(plugins.installed_versions(), key=lambda i: (i.distribution, version_sort_key(i.version))):
-            location = info.location or (None if info.builtin else plugin_location(info.module))
-            out.append({
-                "distribution": info.distribution,
-                "version": info.version,
-                "types": sorted(t["type"] for t in (info.manifest or {}).get("types", ())),
-                "runs": "plugin host" if info.python is not None else "in-process",
-                "location": None if location is None else str(location),
-                "error": info.error,
-            })
-        return out
+        return [info.to_json() for info in plugins.installed_versions()]
 
     @post("/versions", summary="Install a plugin version (a requirement from an index, or an uploaded wheel)", status_code=201)
     async def install(self, request: Request[Any, Any, Any], runtime: NamedDependency[Runtime]) -> Response[dict[str, Any]]:
@@ -92,7 +79,7 @@ class PluginsController(Controller):
         multipart form whose `wheel` part is a `.whl` file (fields `indexUrl`, `extraIndexUrls` say
         where its dependencies come from besides the default index). Answers 201 when installed, 200 when
         that exact version was already there."""
-        from tercel.plugins._environments import PluginEnvironments
+        from tercel.plugins import PluginEnvironments
 
         kind = request.headers.get("content-type", "")
         with tempfile.TemporaryDirectory(prefix="tercel-upload-") as tmp:
@@ -120,7 +107,7 @@ class PluginsController(Controller):
     @delete("/versions/{distribution:str}/{version:str}", summary="Uninstall a plugin version; lists the flows it leaves with a broken lock", status_code=200)
     async def uninstall(self, runtime: NamedDependency[Runtime], distribution: FromPath[str], version: FromPath[str]) -> dict[str, Any]:
         from tercel.flows import broken_locks
-        from tercel.plugins._environments import PluginEnvironments
+        from tercel.plugins import PluginEnvironments
 
         envs = PluginEnvironments(runtime.settings.plugins_dir)
         name = distribution.strip().lower().replace("_", "-")
