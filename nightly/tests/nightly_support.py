@@ -14,9 +14,6 @@ import csv
 import hashlib
 import io
 import json
-import os
-import subprocess
-import sys
 import tarfile
 import tempfile
 import textwrap
@@ -25,7 +22,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from plugin_wheels import SDK_RANGE, build_wheel
+from plugin_wheels import SDK_RANGE, build_wheel, manifest_of
 
 __all__ = ["BuiltPlugin", "build_plugin", "build_tar", "sdk_wheel_as", "shout_test"]
 
@@ -63,12 +60,6 @@ class Shout(RunnableTask):
         return ShoutOutput(text=ctx.render(self.text).upper() + "!")
 '''
 
-_GENERATE = (
-    "import json, sys\nfrom tercel_sdk.manifest import generate_manifest\n"
-    "sys.stdout.write(json.dumps(generate_manifest(sys.argv[1], distribution=sys.argv[2], version=sys.argv[3]), indent=1))\n"
-)
-
-
 def shout_test(package: str) -> str:
     """A test module whose tests pass: the task through the real engine, from the installed wheel."""
     return textwrap.dedent(f'''\
@@ -103,23 +94,6 @@ class BuiltPlugin:
     sdist: Path
 
 
-def _manifest(files: Mapping[str, str], module: str, name: str, version: str) -> str:
-    with tempfile.TemporaryDirectory(prefix="nightly-manifest-") as scratch:
-        for path, text in files.items():
-            target = Path(scratch, path)
-            target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_text(text, encoding="utf-8")
-        env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
-        env.update(PYTHONPATH=scratch, PYTHONDONTWRITEBYTECODE="1")
-        done = subprocess.run(
-            [sys.executable, "-c", _GENERATE, module, name, version],
-            capture_output=True, text=True, env=env, timeout=120, check=False,
-        )
-    if done.returncode != 0:
-        raise RuntimeError(f"generating the manifest of {name} {version} failed:\n{done.stderr}")
-    return done.stdout + "\n"
-
-
 def build_tar(dest: Path, filename: str, files: Mapping[str, str | bytes]) -> Path:
     """A `.tar.gz` of `files` (paths as given), deterministic."""
     dest.mkdir(parents=True, exist_ok=True)
@@ -148,7 +122,7 @@ def build_plugin(
         f"{package}/plugin.py": _PLUGIN,
         f"{package}/tasks.py": _TASKS.replace("__NAME__", name).replace("__VERSION__", version).replace("__SHORT__", short),
     }
-    files = {**sources, f"{package}/tercel-manifest.json": _manifest(sources, f"{package}.plugin", name, version)}
+    files = {**sources, f"{package}/tercel-manifest.json": manifest_of(sources, f"{package}.plugin", name, version)}
     extra = ['tercel-core; extra == "test"', 'pytest>=8; extra == "test"'] if test_extra else []
     wheel = build_wheel(
         dest, name, version, files, requires=[SDK_RANGE, *requires, *extra],
