@@ -13,9 +13,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
-pytest.importorskip("tercel", reason="running tasks needs tercel-core (a test dependency)")
-
 from pydantic import Field
 from tercel_sdk import (
     FlowableResult,

@@ -33,10 +33,7 @@ from tercel.plugins._environments import (
     InstallError,
     PluginEnvironment,
     PluginEnvironments,
-    find_uv,
 )
-
-pytestmark = pytest.mark.skipif(find_uv() is None, reason="uv is a dependency of tercel-core; not found")
 
 SDK_VERSION = metadata.version("tercel-plugin-sdk")
 

@@ -9,6 +9,7 @@ and the environment their subprocesses get are all here.
 
 from __future__ import annotations
 
+import abc
 import contextlib
 import json
 import os
@@ -231,30 +232,35 @@ def find_uv() -> str | None:
     return shutil.which("uv")
 
 
-class _Installer:
+class _Installer(abc.ABC):
     """What the environments need from an installer; `_Uv` and `_Pip` do it their way."""
 
     name = ""
 
+    @abc.abstractmethod
     def build_wheel(self, folder: Path, out: Path, indexes: _Indexes, cwd: Path) -> Path:
-        raise NotImplementedError
+        ...
 
+    @abc.abstractmethod
     def resolve(
         self, requirements: Sequence[str], indexes: _Indexes, cwd: Path, *,
         constraints: Sequence[str] = (), no_deps: bool = False,
     ) -> _Lock | str:
         """The lock, or the resolver's error text."""
-        raise NotImplementedError
+        ...
 
+    @abc.abstractmethod
     def create(self, env: Path, cwd: Path) -> None:
-        raise NotImplementedError
+        ...
 
+    @abc.abstractmethod
     def sync(self, env: Path, lock: _Lock, indexes: _Indexes, cwd: Path) -> None:
-        raise NotImplementedError
+        ...
 
+    @abc.abstractmethod
     def fetch_info(self, name: str, version: str, indexes: _Indexes, cwd: Path) -> _DistInfo | None:
         """The metadata of one distribution version, without its dependencies (None if unknown)."""
-        raise NotImplementedError
+        ...
 
 
 def _write_requirements(cwd: Path, name: str, lines: Sequence[str]) -> Path:
